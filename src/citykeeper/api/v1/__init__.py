@@ -1,0 +1,3 @@
+from citykeeper.api.v1.app import api
+
+__all__ = ["api"]

@@ -1,0 +1,788 @@
+"""Case verbs: one function per move of the lifecycle.
+
+Every verb follows the same steps (``_move``):
+
+1. load the case inside a transaction, locking its row;
+2. refuse a stale version (the caller read an older case) with ``StaleVersion``;
+3. look the move up in the lifecycle table, check the actor's role and scope and the
+   row's named guards;
+4. run the stage clock (stop and record the outcome, start the next, keep, pause or
+   resume);
+5. save with a compare-and-set on the version and append one hash-chained event;
+6. after commit, log and run the side-effect hooks.
+
+Nothing is written when any step refuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from citykeeper.domain import clock as clocks
+from citykeeper.domain.chain import GENESIS, link_hash
+from citykeeper.domain.errors import InvalidInput, NotFound, NotPermitted, StaleVersion
+from citykeeper.domain.numbering import case_number
+from citykeeper.domain.workflow import STATE_STAGE, Action, Clock, Role, Stage, State, Transition, transition_for
+from citykeeper.services import hooks
+from citykeeper.services.calendar import calendar_for
+from citykeeper.services.limits import limit_for, to_limit
+from citykeeper.store.models import (
+    Area,
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseNumberCounter,
+    Category,
+    FilingCondition,
+    Unit,
+    User,
+)
+from citykeeper.store.models.cases import Source
+
+log = logging.getLogger(__name__)
+
+# Reports from these sources are first-hand: the operator may accept them without
+# sending an inspector to verify (DESIGN: verification is for non-inspector sources).
+FIRST_HAND_SOURCES = frozenset({Source.INSPECTOR, Source.LEADER})
+
+
+@dataclass
+class MoveInput:
+    """What a caller may send with a move; each verb uses the fields it needs."""
+
+    reason: str = ""
+    attachments: list[int] = field(default_factory=list)
+    unit: Unit | None = None
+    condition: FilingCondition | None = None
+    category: Category | None = None
+    assignee: User | None = None
+    found: bool | None = None
+    extension_value: float | None = None
+    extension_unit: str | None = None
+    target: Case | None = None
+    reply_due_at: dt.datetime | None = None
+
+
+# ---------------------------------------------------------------- the clock on a case
+
+
+def clock_of(case: Case) -> clocks.StageClock | None:
+    if not case.stage:
+        return None
+    remaining = None if case.stage_remaining_seconds is None else dt.timedelta(seconds=case.stage_remaining_seconds)
+    return clocks.StageClock(
+        stage=case.stage,
+        started_at=case.stage_started_at,
+        limit=dt.timedelta(seconds=case.stage_limit_seconds or 0),
+        around_the_clock=case.stage_around_the_clock,
+        deadline_at=case.stage_deadline_at,
+        warn_at=case.stage_warn_at,
+        remaining=remaining,
+        warned=case.stage_warned,
+        overdue=case.stage_overdue,
+    )
+
+
+def clock_fields(clock: clocks.StageClock | None) -> dict[str, Any]:
+    if clock is None:
+        return {
+            "stage": "",
+            "stage_started_at": None,
+            "stage_deadline_at": None,
+            "stage_warn_at": None,
+            "stage_limit_seconds": None,
+            "stage_around_the_clock": False,
+            "stage_remaining_seconds": None,
+            "stage_warned": False,
+            "stage_overdue": False,
+            "next_deadline_at": None,
+        }
+    return {
+        "stage": clock.stage,
+        "stage_started_at": clock.started_at,
+        "stage_deadline_at": clock.deadline_at,
+        "stage_warn_at": clock.warn_at,
+        "stage_limit_seconds": int(clock.limit.total_seconds()),
+        "stage_around_the_clock": clock.around_the_clock,
+        "stage_remaining_seconds": None if clock.remaining is None else int(clock.remaining.total_seconds()),
+        "stage_warned": clock.warned,
+        "stage_overdue": clock.overdue,
+        "next_deadline_at": clock.next_due(),
+    }
+
+
+def _start_stage(case: Case, stage: Stage, at: dt.datetime) -> clocks.StageClock:
+    limit, warn_ratio = limit_for(stage, case)
+    return clocks.start(stage, limit, at=at, calendar=calendar_for(limit.around_the_clock), warn_ratio=warn_ratio)
+
+
+def _calendar_of(clock: clocks.StageClock):
+    return calendar_for(clock.around_the_clock)
+
+
+# ---------------------------------------------------------------- events
+
+
+def append_event(
+    case: Case,
+    *,
+    kind: str,
+    at: dt.datetime,
+    actor: User | None = None,
+    role: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    outcome: dict | None = None,
+    reason: str = "",
+    data: dict | None = None,
+    attachments: list | None = None,
+) -> CaseEvent:
+    """Append the next event of ``case``'s chain. Call inside the case's locked transaction."""
+    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
+    event = CaseEvent(
+        case=case,
+        seq=(last["seq"] + 1) if last else 1,
+        kind=kind,
+        at=at,
+        actor=actor,
+        actor_name=str(actor) if actor else "",
+        actor_role=role,
+        from_state=from_state,
+        to_state=to_state,
+        stage=case.stage,
+        stage_deadline_at=case.stage_deadline_at,
+        outcome=outcome,
+        reason=reason,
+        data=data or {},
+        attachments=attachments or [],
+        prev_hash=last["hash"] if last else GENESIS,
+    )
+    event.hash = link_hash(event.prev_hash, event.chain_content())
+    event.save()
+    return event
+
+
+def _next_number(city_code: str, at: dt.datetime) -> str:
+    from django.utils import timezone
+
+    day = timezone.localtime(at).date()
+    counter, _ = CaseNumberCounter.objects.get_or_create(city_code=city_code, day=day)
+    CaseNumberCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
+    counter.refresh_from_db(fields=["last"])
+    return case_number(day, counter.last)
+
+
+# ---------------------------------------------------------------- report
+
+
+def report(
+    *,
+    actor: User | None,
+    source: str,
+    category: Category,
+    area: Area,
+    at: dt.datetime,
+    description: str = "",
+    address: str = "",
+    lon: float | None = None,
+    lat: float | None = None,
+    urgent: bool = False,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    idempotency_key: str | None = None,
+    attachments: list[int] | None = None,
+) -> Case:
+    """上报: a new case enters the acceptance queue with the accept clock running.
+
+    A retry with the same idempotency key returns the case the first call made.
+    """
+    from django.conf import settings
+
+    if source not in Source.values:
+        raise InvalidInput(f"Unknown source '{source}' (use one of: {', '.join(Source.values)}).", field="source")
+    if not category.active:
+        raise InvalidInput(f"Category {category.minor_code} is not in use.", field="category")
+    if idempotency_key:
+        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    role = _reporting_role(actor, source)
+    try:
+        with transaction.atomic():
+            case = Case(
+                number=_next_number(settings.CITYKEEPER["CITY_CODE"], at),
+                city_code=settings.CITYKEEPER["CITY_CODE"],
+                state=State.REPORTED,
+                source=source,
+                category=category,
+                description=description,
+                address=address,
+                lon=lon,
+                lat=lat,
+                area=area,
+                area_path=area.path,
+                area_class=_area_class(area),
+                urgent=urgent,
+                reporter=actor,
+                reporter_name=reporter_name or (str(actor) if actor else ""),
+                reporter_phone=reporter_phone,
+                idempotency_key=idempotency_key or None,
+                reported_at=at,
+                updated_at=at,
+            )
+            for name, value in clock_fields(_start_stage(case, Stage.ACCEPT, at)).items():
+                setattr(case, name, value)
+            case.save()
+            append_event(
+                case,
+                kind="report",
+                at=at,
+                actor=actor,
+                role=role,
+                to_state=State.REPORTED,
+                data={"source": source, "category": category.minor_code, "area": area.code, "lon": lon, "lat": lat},
+                attachments=_attachment_refs(case, attachments or []),
+                reason=description,
+            )
+    except IntegrityError:
+        # Two retries raced with the same key: the other one made the case.
+        if idempotency_key:
+            existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        raise
+    _after_commit(case, "report", actor, role)
+    return case
+
+
+def _reporting_role(actor: User | None, source: str) -> str:
+    if actor is None:
+        return Role.CITIZEN
+    roles = actor.roles
+    if source == Source.INSPECTOR:
+        if Role.INSPECTOR not in roles:
+            raise NotPermitted("Only an inspector can report with source 'inspector'.", field="source")
+        return Role.INSPECTOR
+    for role in (Role.OPERATOR, Role.LEADER, Role.SHIFT_LEAD, Role.CITIZEN, Role.INSPECTOR, Role.ADMIN):
+        if role in roles:
+            return role
+    raise NotPermitted("This user has no role that may report cases.", field="role")
+
+
+def _area_class(area: Area) -> str:
+    node = area
+    while node is not None:
+        if node.area_class:
+            return node.area_class
+        node = node.parent
+    return ""
+
+
+def _attachment_refs(case: Case, ids: list[int]) -> list[dict]:
+    if not ids:
+        return []
+    found = {a.id: a for a in Attachment.objects.filter(id__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(f"Unknown attachment id(s): {missing}.", field="attachments")
+    foreign = [i for i, a in found.items() if a.case_id not in (None, case.pk)]
+    if foreign:
+        raise InvalidInput(f"Attachment(s) {foreign} belong to another case.", field="attachments")
+    return [{"id": a.id, "sha256": a.sha256, "type": a.content_type} for a in (found[i] for i in ids)]
+
+
+# ---------------------------------------------------------------- guards
+
+Guard = Callable[[Case, User, MoveInput], None]
+
+
+def _g_first_hand(case, actor, data):
+    if case.source not in FIRST_HAND_SOURCES:
+        raise NotPermitted(
+            f"A report from source '{case.source}' must be verified by an inspector before it is accepted "
+            f"(send_verify first).",
+            field="action",
+        )
+
+
+def _g_inspector_assignee(case, actor, data):
+    who = data.assignee
+    if who is None:
+        raise InvalidInput("Name the inspector who takes the task (assignee).", field="assignee")
+    if Role.INSPECTOR not in who.roles or not who.is_active:
+        raise InvalidInput(f"User '{who.username}' is not an active inspector.", field="assignee")
+    if not Case.objects.restrict(who, "act").filter(pk=case.pk).exists():
+        raise InvalidInput(f"Inspector '{who.username}' does not cover this case's area.", field="assignee")
+
+
+def _g_is_task_assignee(case, actor, data):
+    if case.assignee_id != actor.pk:
+        raise NotPermitted("Only the inspector the task was sent to can answer it.", field="assignee")
+
+
+def _g_verification_found(case, actor, data):
+    if case.verification_found is not True:
+        raise NotPermitted("The inspector did not find the problem on site; reject the report instead.",
+                           field="action")
+
+
+def _g_is_reporter(case, actor, data):
+    if case.reporter_id != actor.pk or case.source != Source.INSPECTOR:
+        raise NotPermitted("Only the inspector who reported the case can self-dispose it.", field="action")
+
+
+def _g_filing_condition(case, actor, data):
+    category = data.category or case.category
+    condition = data.condition or (case.condition if case.condition_id else None)
+    if condition is None:
+        raise InvalidInput("Choose the filing condition (立案条件) the case meets.", field="condition")
+    if condition.category_id != category.pk:
+        raise InvalidInput(
+            f"Filing condition {condition.pk} belongs to another category than {category.minor_code}.",
+            field="condition",
+        )
+
+
+def _g_unit(case, actor, data):
+    if data.unit is None:
+        raise InvalidInput("Choose the responsible unit to dispatch to.", field="unit")
+    if not data.unit.active:
+        raise InvalidInput(f"Unit '{data.unit.name}' is not active.", field="unit")
+
+
+def _g_feedback(case, actor, data):
+    if not data.reason.strip():
+        raise InvalidInput("Describe what was done (disposal feedback).", field="reason")
+
+
+def _g_extension(case, actor, data):
+    if data.extension_value is None or not data.extension_unit:
+        raise InvalidInput("Say how much more time is needed (extension_value and extension_unit).",
+                           field="extension_value")
+    to_limit(data.extension_value, data.extension_unit)  # validates value and unit
+
+
+def _g_note(case, actor, data):
+    if not data.reason.strip() and not data.attachments:
+        raise InvalidInput("A note needs text or a photo.", field="reason")
+
+
+def _g_merge_target(case, actor, data):
+    target = data.target
+    if target is None:
+        raise InvalidInput("Name the case to merge into (target).", field="target")
+    if target.pk == case.pk:
+        raise InvalidInput("A case cannot be merged into itself.", field="target")
+    if not target.is_open:
+        raise InvalidInput(f"Case {target.number} is already finished.", field="target")
+    if not Case.objects.restrict(actor, "act").filter(pk=target.pk).exists():
+        raise NotPermitted(f"Case {target.number} is outside your scope.", field="target")
+
+
+GUARDS: dict[str, Guard] = {
+    "source_needs_no_verification": _g_first_hand,
+    "inspector_assignee": _g_inspector_assignee,
+    "is_task_assignee": _g_is_task_assignee,
+    "verification_found": _g_verification_found,
+    "is_reporter": _g_is_reporter,
+    "has_filing_condition": _g_filing_condition,
+    "unit_given": _g_unit,
+    "feedback_given": _g_feedback,
+    "extension_given": _g_extension,
+    "note_given": _g_note,
+    "merge_target_given": _g_merge_target,
+}
+
+
+# ---------------------------------------------------------------- the move
+
+
+def _acting_role(row: Transition, actor: User) -> Role:
+    roles = actor.roles
+    for role in Role:  # table order: a deterministic choice when a user holds several
+        if role in row.roles and role in roles:
+            return role
+    allowed = ", ".join(sorted(r.value for r in row.roles))
+    raise NotPermitted(
+        f"Your role may not '{row.action.value}' a case in state '{row.state.value}' (allowed roles: {allowed}).",
+        field="role",
+    )
+
+
+def _load_for_move(number: str, actor: User) -> Case:
+    case = (
+        Case.objects.select_for_update()
+        .select_related("category", "condition", "area", "unit")
+        .filter(number=number)
+        .first()
+    )
+    if case is None:
+        raise NotFound(f"No case numbered {number}.", field="number")
+    return case
+
+
+def _move(
+    number: str,
+    action: Action,
+    *,
+    actor: User,
+    version: int,
+    at: dt.datetime,
+    data: MoveInput,
+    apply: Callable[[Case, MoveInput, dict[str, Any]], None] | None = None,
+    extend_by: Callable[[Case, MoveInput], dt.timedelta] | None = None,
+) -> Case:
+    with transaction.atomic():
+        case = _load_for_move(number, actor)
+        if not Case.objects.restrict(actor, "act").filter(pk=case.pk).exists():
+            # Same answer as for a case that does not exist would hide too much from
+            # staff who mistype a number; say it is out of scope without details.
+            raise NotPermitted(f"Case {number} is outside your scope.", field="number")
+        if case.version != version:
+            raise StaleVersion(
+                f"Case {number} changed since you loaded it (your version {version}, now {case.version}); "
+                f"reload and try again.",
+                field="version",
+                current=case.version,
+            )
+        row = transition_for(case.state, action)
+        role = _acting_role(row, actor)
+        if row.needs_reason and not data.reason.strip():
+            raise InvalidInput(f"'{action.value}' needs a reason.", field="reason")
+        for name in row.guards:
+            GUARDS[name](case, actor, data)
+        attachments = _attachment_refs(case, data.attachments)
+
+        changes: dict[str, Any] = {}
+        if apply is not None:
+            apply(case, data, changes)
+        for name, value in changes.items():
+            setattr(case, name, value)
+
+        outcome = None
+        current = clock_of(case)
+        if row.clock in (Clock.START, Clock.STOP) and current is not None:
+            outcome = clocks.stop(current, at=at, calendar=_calendar_of(current)).as_dict()
+        if row.clock == Clock.START:
+            stage = STATE_STAGE.get(row.to)
+            case.state = row.to  # limit lookup may depend on the new state's fields
+            changes.update(clock_fields(_start_stage(case, stage, at) if stage else None))
+        elif row.clock == Clock.STOP:
+            changes.update(clock_fields(None))
+        elif row.clock == Clock.PAUSE and current is not None:
+            changes.update(clock_fields(clocks.pause(current, at=at, calendar=_calendar_of(current))))
+        elif row.clock == Clock.RESUME and current is not None:
+            changes.update(clock_fields(clocks.resume(current, at=at, calendar=_calendar_of(current))))
+        if extend_by is not None and current is not None:
+            extra = extend_by(case, data)
+            changes.update(clock_fields(clocks.extend(current, extra, at=at, calendar=_calendar_of(current))))
+
+        changes["state"] = row.to
+        changes["updated_at"] = at
+        if row.to in (State.CLOSED, State.REJECTED, State.VOIDED, State.MERGED):
+            changes["closed_at"] = at
+        updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
+        if updated != 1:  # belt and braces: the row lock should make this unreachable
+            raise StaleVersion(f"Case {number} changed while you were acting on it; reload.", field="version")
+        for name, value in changes.items():
+            setattr(case, name, value)
+        case.version = version + 1
+        append_event(
+            case,
+            kind=action.value,
+            at=at,
+            actor=actor,
+            role=role,
+            from_state=row.state,
+            to_state=row.to,
+            outcome=outcome,
+            reason=data.reason,
+            data=_event_data(action, data, case),
+            attachments=attachments,
+        )
+    _after_commit(case, action.value, actor, role)
+    return case
+
+
+def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if data.unit is not None:
+        out["unit"] = data.unit.code
+    if data.condition is not None:
+        out["condition"] = data.condition.pk
+    if data.category is not None:
+        out["category"] = data.category.minor_code
+    if data.assignee is not None:
+        out["assignee"] = data.assignee.username
+    if data.found is not None:
+        out["found"] = data.found
+    if data.extension_value is not None:
+        out["extension"] = {"value": data.extension_value, "unit": data.extension_unit}
+    if data.target is not None:
+        out["target"] = data.target.number
+    if data.reply_due_at is not None:
+        out["reply_due_at"] = data.reply_due_at.isoformat()
+    return out
+
+
+def _after_commit(case: Case, kind: str, actor: User | None, role: str) -> None:
+    number, state = case.number, case.state
+    actor_id = actor.pk if actor else None
+
+    def run():
+        log.info("case moved", extra={"case": number, "kind": kind, "state": state, "actor": actor_id, "role": role})
+        hooks.case_changed(number=number, kind=kind, state=state)
+
+    transaction.on_commit(run)
+
+
+# ---------------------------------------------------------------- the verbs
+
+
+def accept(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    """受理."""
+    return _move(number, Action.ACCEPT, actor=actor, version=version, at=at, data=data or MoveInput())
+
+
+def reject(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """不予受理 (terminal)."""
+    return _move(number, Action.REJECT, actor=actor, version=version, at=at, data=data)
+
+
+def _set_assignee(case, data, changes):
+    changes["assignee"] = data.assignee
+
+
+def send_verify(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """派核实: an inspector goes to see whether the reported problem is there."""
+    return _move(number, Action.SEND_VERIFY, actor=actor, version=version, at=at, data=data, apply=_set_assignee)
+
+
+def verify(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """核实 result: ``found`` says whether the problem is there."""
+    if data.found is None:
+        raise InvalidInput("Say whether the problem was found on site (found: true/false).", field="found")
+
+    def apply(case, data, changes):
+        changes["verification_found"] = data.found
+
+    return _move(number, Action.VERIFY, actor=actor, version=version, at=at, data=data, apply=apply)
+
+
+def self_dispose(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """自行处置: the reporting inspector fixed it on the spot (before/after photos)."""
+    return _move(number, Action.SELF_DISPOSE, actor=actor, version=version, at=at, data=data)
+
+
+def refuse_self_disposal(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.REFUSE_SELF_DISPOSAL, actor=actor, version=version, at=at, data=data)
+
+
+def file(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """立案, optionally correcting the category, with the filing condition that fixes the limit."""
+
+    def apply(case, data, changes):
+        if data.category is not None:
+            changes["category"] = data.category
+        changes["condition"] = data.condition or case.condition
+        changes["filed_at"] = at
+
+    return _move(number, Action.FILE, actor=actor, version=version, at=at, data=data, apply=apply)
+
+
+def void(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """作废 (terminal)."""
+    return _move(number, Action.VOID, actor=actor, version=version, at=at, data=data)
+
+
+def dispatch(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """派遣 (and re-dispatch after an approved return)."""
+
+    def apply(case, data, changes):
+        changes["unit"] = data.unit
+        changes["dispatched_at"] = at
+
+    return _move(number, Action.DISPATCH, actor=actor, version=version, at=at, data=data, apply=apply)
+
+
+def dispose(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """处置反馈: the unit reports what it did, with photos."""
+    return _move(number, Action.DISPOSE, actor=actor, version=version, at=at, data=data)
+
+
+def request_return(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.REQUEST_RETURN, actor=actor, version=version, at=at, data=data)
+
+
+def approve_return(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    def apply(case, data, changes):
+        changes["return_count"] = case.return_count + 1
+        changes["unit"] = None
+
+    return _move(number, Action.APPROVE_RETURN, actor=actor, version=version, at=at, data=data or MoveInput(),
+                 apply=apply)
+
+
+def deny_return(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.DENY_RETURN, actor=actor, version=version, at=at, data=data)
+
+
+def request_extension(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.REQUEST_EXTENSION, actor=actor, version=version, at=at, data=data)
+
+
+def _requested_extension(case: Case) -> tuple[float, str]:
+    event = case.events.filter(kind=Action.REQUEST_EXTENSION).order_by("-seq").first()
+    if event is None or "extension" not in event.data:
+        raise InvalidInput("No extension request found on this case.", field="action")
+    return event.data["extension"]["value"], event.data["extension"]["unit"]
+
+
+def approve_extension(
+    number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None
+) -> Case:
+    """延期 approved: the disposal deadline moves by the requested time, or by the
+    approver's own figure when given."""
+    data = data or MoveInput()
+
+    def apply(case, data, changes):
+        changes["extension_count"] = case.extension_count + 1
+
+    def extend_by(case, data) -> dt.timedelta:
+        if data.extension_value is not None:
+            _g_extension(case, None, data)
+            return to_limit(data.extension_value, data.extension_unit).duration
+        return to_limit(*_requested_extension(case)).duration
+
+    return _move(
+        number, Action.APPROVE_EXTENSION, actor=actor, version=version, at=at, data=data, apply=apply,
+        extend_by=extend_by,
+    )
+
+
+def deny_extension(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.DENY_EXTENSION, actor=actor, version=version, at=at, data=data)
+
+
+def request_suspension(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.REQUEST_SUSPENSION, actor=actor, version=version, at=at, data=data)
+
+
+def approve_suspension(
+    number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None
+) -> Case:
+    """挂账/缓办: the disposal clock stops with the time that is left."""
+
+    def apply(case, data, changes):
+        changes["suspension_count"] = case.suspension_count + 1
+
+    return _move(number, Action.APPROVE_SUSPENSION, actor=actor, version=version, at=at, data=data or MoveInput(),
+                 apply=apply)
+
+
+def deny_suspension(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.DENY_SUSPENSION, actor=actor, version=version, at=at, data=data)
+
+
+def resume(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    """挂账恢复: the clock restarts with the time that was left."""
+    return _move(number, Action.RESUME, actor=actor, version=version, at=at, data=data or MoveInput())
+
+
+def send_check(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """派核查: an inspector goes to check the unit's work."""
+    return _move(number, Action.SEND_CHECK, actor=actor, version=version, at=at, data=data, apply=_set_assignee)
+
+
+def check_pass(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    return _move(number, Action.CHECK_PASS, actor=actor, version=version, at=at, data=data or MoveInput())
+
+
+def check_fail(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    return _move(number, Action.CHECK_FAIL, actor=actor, version=version, at=at, data=data)
+
+
+def rework(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    """返工: back to the same unit with a fresh disposal limit."""
+
+    def apply(case, data, changes):
+        changes["rework_count"] = case.rework_count + 1
+
+    return _move(number, Action.REWORK, actor=actor, version=version, at=at, data=data or MoveInput(), apply=apply)
+
+
+def close(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    """结案 (terminal)."""
+    return _move(number, Action.CLOSE, actor=actor, version=version, at=at, data=data or MoveInput())
+
+
+def urge(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """督办: a leader or shift lead presses for action, with a reply due."""
+
+    def apply(case, data, changes):
+        changes["urge_count"] = case.urge_count + 1
+
+    return _move(number, Action.URGE, actor=actor, version=version, at=at, data=data, apply=apply)
+
+
+def merge(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """合并: a duplicate joins the surviving case (terminal for the duplicate)."""
+
+    def apply(case, data, changes):
+        changes["merged_into"] = data.target
+
+    return _move(number, Action.MERGE, actor=actor, version=version, at=at, data=data, apply=apply)
+
+
+def note(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """备注 / 补充照片."""
+    return _move(number, Action.NOTE, actor=actor, version=version, at=at, data=data)
+
+
+VERBS: dict[Action, Callable[..., Case]] = {
+    Action.ACCEPT: accept,
+    Action.REJECT: reject,
+    Action.SEND_VERIFY: send_verify,
+    Action.VERIFY: verify,
+    Action.SELF_DISPOSE: self_dispose,
+    Action.REFUSE_SELF_DISPOSAL: refuse_self_disposal,
+    Action.FILE: file,
+    Action.VOID: void,
+    Action.DISPATCH: dispatch,
+    Action.DISPOSE: dispose,
+    Action.REQUEST_RETURN: request_return,
+    Action.APPROVE_RETURN: approve_return,
+    Action.DENY_RETURN: deny_return,
+    Action.REQUEST_EXTENSION: request_extension,
+    Action.APPROVE_EXTENSION: approve_extension,
+    Action.DENY_EXTENSION: deny_extension,
+    Action.REQUEST_SUSPENSION: request_suspension,
+    Action.APPROVE_SUSPENSION: approve_suspension,
+    Action.DENY_SUSPENSION: deny_suspension,
+    Action.RESUME: resume,
+    Action.SEND_CHECK: send_check,
+    Action.CHECK_PASS: check_pass,
+    Action.CHECK_FAIL: check_fail,
+    Action.REWORK: rework,
+    Action.CLOSE: close,
+    Action.URGE: urge,
+    Action.MERGE: merge,
+    Action.NOTE: note,
+}
+assert set(VERBS) == set(Action), "every action of the lifecycle table needs its verb"
+
+
+def act(number: str, action: Action | str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """Run the verb named by ``action`` (the API's single entry point)."""
+    try:
+        verb = VERBS[Action(action)]
+    except ValueError:
+        raise InvalidInput(f"Unknown action '{action}'.", field="action") from None
+    return verb(number, actor=actor, version=version, at=at, data=data)

@@ -1,0 +1,159 @@
+"""Django settings, read from the environment and strict about it (healthchecks style).
+
+SQLite (WAL) is the embedded default; ``CITYKEEPER_DB=postgres`` (with the
+``CITYKEEPER_PG_*`` variables) switches to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("CITYKEEPER_VAR", Path.cwd() / "var"))
+
+
+def envbool(name: str, default: str) -> bool:
+    value = os.environ.get(name, default)
+    if value not in ("True", "False"):
+        raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
+    return value == "True"
+
+
+def envint(name: str, default: str) -> int:
+    value = os.environ.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+
+
+DEBUG = envbool("CITYKEEPER_DEBUG", "False")
+SECRET_KEY = os.environ.get("CITYKEEPER_SECRET_KEY", "insecure-dev-key-change-me-in-production")
+ALLOWED_HOSTS = os.environ.get("CITYKEEPER_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    o for o in os.environ.get("CITYKEEPER_CSRF_TRUSTED_ORIGINS", "").split(",") if o
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "citykeeper.store",
+    "citykeeper.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "citykeeper.urls"
+WSGI_APPLICATION = "citykeeper.wsgi.application"
+AUTH_USER_MODEL = "store.User"
+LOGIN_URL = "/admin/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ]
+        },
+    }
+]
+
+DB_ENGINE = os.environ.get("CITYKEEPER_DB", "sqlite")
+if DB_ENGINE == "sqlite":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("CITYKEEPER_SQLITE_PATH", str(VAR_DIR / "citykeeper.sqlite3")),
+            # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction
+            # never fails half-way with "database is locked"; WAL lets readers go on.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            },
+            # Threads in the concurrency tests need a file, not a private in-memory DB.
+            "TEST": {"NAME": os.environ.get("CITYKEEPER_SQLITE_TEST_PATH", str(VAR_DIR / "test.sqlite3"))},
+        }
+    }
+elif DB_ENGINE == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("CITYKEEPER_PG_NAME", "citykeeper"),
+            "USER": os.environ.get("CITYKEEPER_PG_USER", "postgres"),
+            "PASSWORD": os.environ.get("CITYKEEPER_PG_PASSWORD", ""),
+            "HOST": os.environ.get("CITYKEEPER_PG_HOST", "127.0.0.1"),
+            "PORT": envint("CITYKEEPER_PG_PORT", "5432"),
+            "CONN_MAX_AGE": 60,
+            "TEST": {"NAME": os.environ.get("CITYKEEPER_PG_TEST_NAME", "test_citykeeper")},
+        }
+    }
+else:
+    raise ImproperlyConfigured(f"CITYKEEPER_DB must be 'sqlite' or 'postgres', not {DB_ENGINE!r}")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = os.environ.get("CITYKEEPER_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"kv": {"()": "citykeeper.logging.KeyValueFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    "loggers": {"citykeeper": {"handlers": ["console"], "level": os.environ.get("CITYKEEPER_LOG_LEVEL", "INFO")}},
+}
+
+# Business settings with code defaults; the database rows (stage limits, calendar)
+# are the source of truth once loaded.
+CITYKEEPER = {
+    "CITY_CODE": os.environ.get("CITYKEEPER_CITY_CODE", "320300"),
+    "WARN_RATIO": 0.8,
+    "TICKER_INTERVAL_SECONDS": envint("CITYKEEPER_TICKER_INTERVAL", "15"),
+}
