@@ -327,6 +327,11 @@ def _g_is_task_assignee(case, actor, data):
         raise NotPermitted("Only the inspector the task was sent to can answer it.", field="assignee")
 
 
+def _g_found_given(case, actor, data):
+    if data.found is None:
+        raise InvalidInput("Say whether the problem was found on site (found: true/false).", field="found")
+
+
 def _g_verification_found(case, actor, data):
     if case.verification_found is not True:
         raise NotPermitted("The inspector did not find the problem on site; reject the report instead.",
@@ -391,6 +396,7 @@ GUARDS: dict[str, Guard] = {
     "inspector_assignee": _g_inspector_assignee,
     "is_task_assignee": _g_is_task_assignee,
     "verification_found": _g_verification_found,
+    "found_given": _g_found_given,
     "is_reporter": _g_is_reporter,
     "has_filing_condition": _g_filing_condition,
     "unit_given": _g_unit,
@@ -418,7 +424,8 @@ def _acting_role(row: Transition, actor: User) -> Role:
 
 def _load_for_move(number: str, actor: User) -> Case:
     case = (
-        Case.objects.select_for_update()
+        # Lock only the case row: PostgreSQL cannot lock the nullable side of a join.
+        Case.objects.select_for_update(of=("self",))
         .select_related("category", "condition", "area", "unit")
         .filter(number=number)
         .first()
@@ -567,8 +574,6 @@ def send_verify(number: str, *, actor: User, version: int, at: dt.datetime, data
 
 def verify(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
     """核实 result: ``found`` says whether the problem is there."""
-    if data.found is None:
-        raise InvalidInput("Say whether the problem was found on site (found: true/false).", field="found")
 
     def apply(case, data, changes):
         changes["verification_found"] = data.found

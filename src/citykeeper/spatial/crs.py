@@ -4,16 +4,18 @@ Three lon/lat systems meet in a Chinese city platform:
 
 * **WGS84** — what GPS receivers report and what CityKeeper stores.
 * **GCJ-02** ("Mars coordinates") — the state-mandated obfuscated system used by
-  Amap/Gaode, Tencent and most boundary data sets (our district files included).
-  It is WGS84 plus a smooth, position-dependent offset of a few hundred metres.
+  Amap/Gaode and Tencent maps and by boundary data taken from them (our district
+  files included). It is WGS84 plus a smooth, position-dependent offset of a few
+  hundred metres.
 * **BD-09** — Baidu's further offset of GCJ-02.
 
 The forward formulas are the de-facto public algorithm shared by the
 ``eviltransform``, ``coordtransform`` and ``prcoords`` libraries (Krasovsky
 semi-major axis ``a = 6378245.0``, ``ee = 0.00669342162296594323``, Baidu's
 ``x_pi = pi * 3000 / 180``). The reverse directions have no closed form; the usual
-one-step approximations are off by up to ~1 m (GCJ) or ~0.1 m (BD), so we iterate to
-a fixed point instead, which makes every round trip exact to far below a millimetre.
+one-step approximations are off by up to ~4.5 m (GCJ; ~0.7 m typically) or ~0.2 m
+(BD) over China, so we iterate to a fixed point instead, which makes every round trip
+exact to far below a millimetre.
 
 Metric measurements (``area_m2``, ``length_m``) project to the CGCS2000 3-degree
 Gauss-Krüger zone of the geometry, the projection Chinese surveying uses for city
@@ -227,7 +229,7 @@ def _gcj_to_bd(lon: Num, lat: Num, xp: Ops) -> tuple[Num, Num]:
 
 
 def _bd_to_gcj(lon: Num, lat: Num, xp: Ops) -> tuple[Num, Num]:
-    # The published closed form (off by up to ~1e-6 degrees, ~0.1 m) is the first guess...
+    # The published closed form (off by up to ~0.2 m) is the first guess...
     x = lon - _BD_DLON
     y = lat - _BD_DLAT
     z = xp.hypot(x, y) - 0.00002 * xp.sin(y * BD_X_PI)
@@ -263,7 +265,7 @@ def wgs84_to_gcj02(lon: float, lat: float) -> LonLat:
 def gcj02_to_wgs84(lon: float, lat: float) -> LonLat:
     """GCJ-02 -> WGS84, iterated until wgs84_to_gcj02 of the result reproduces the input
     to 1e-12 degrees (the one-step approximation found in most libraries is off by up to
-    about a metre). Outside the China box the input is returned unchanged."""
+    ~4.5 m). Outside the China box the input is returned unchanged."""
     return _point(_gcj_to_wgs, lon, lat)
 
 

@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -451,7 +450,9 @@ def generate_hierarchy(
             community_xy = communities_xy[c_idx]
             community_code = f"{street_code}{c_seq:03d}"
             community_row = len(rows)
-            rows.append((LEVEL_COMMUNITY, community_code, f"{street_name}第{c_seq}社区", street_row, community_xy))
+            rows.append(
+                (LEVEL_COMMUNITY, community_code, f"{street_name}第{c_seq}社区", street_row, community_xy)
+            )
 
             grids_xy = _unit_grids(community_xy, grid_cell_m)
             if len(grids_xy) > MAX_SEQUENCE:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -124,6 +126,12 @@ class Case(models.Model):
         return State(self.state) not in TERMINAL_STATES
 
 
+def _utc(instant):
+    # The database hands instants back in UTC whatever zone they were written in;
+    # the hash must cover the instant, not its spelling.
+    return instant.astimezone(dt.UTC).isoformat() if instant else None
+
+
 class CaseEvent(models.Model):
     """One row per thing that happened to a case. Never updated, never deleted.
 
@@ -170,14 +178,14 @@ class CaseEvent(models.Model):
             "case": self.case.number,
             "seq": self.seq,
             "kind": self.kind,
-            "at": self.at.isoformat(),
+            "at": _utc(self.at),
             "actor": self.actor_id,
             "actor_name": self.actor_name,
             "actor_role": self.actor_role,
             "from": self.from_state,
             "to": self.to_state,
             "stage": self.stage,
-            "stage_deadline_at": self.stage_deadline_at.isoformat() if self.stage_deadline_at else None,
+            "stage_deadline_at": _utc(self.stage_deadline_at),
             "outcome": self.outcome,
             "reason": self.reason,
             "data": self.data,
