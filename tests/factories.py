@@ -70,31 +70,52 @@ def make_city() -> City:
     other_community = make_area("320303001001", "第一社区", "community", other_street)
     other_grid = make_area("320303001001001", "320303001001001", "grid", other_community)
     unit = Unit.objects.create(code="U-GL-SZ", name="鼓楼区市政所", kind="department", level="district", area=district)
-    other_unit = Unit.objects.create(code="U-YL-HW", name="云龙区环卫所", kind="department", level="district",
-                                     area=other)
+    other_unit = Unit.objects.create(
+        code="U-YL-HW", name="云龙区环卫所", kind="department", level="district", area=other
+    )
     category = Category.objects.create(
-        standard="GB/T 47678.5-2026", kind="component", major_code="01", major_name="市政公用设施",
-        minor_code="01002", minor_name="污水井盖",
+        standard="GB/T 47678.5-2026",
+        kind="component",
+        major_code="01",
+        major_name="市政公用设施",
+        minor_code="01002",
+        minor_name="污水井盖",
     )
     closing = ClosingCondition.objects.create(category=category, text="更换或修复")
     condition = FilingCondition.objects.create(
-        category=category, seq=1, text="破损超过25c㎡", limit_value=4, limit_unit="work_hours",
+        category=category,
+        seq=1,
+        text="破损超过25c㎡",
+        limit_value=4,
+        limit_unit="work_hours",
         closing_condition=closing,
     )
     urgent_condition = FilingCondition.objects.create(
-        category=category, seq=2, text="缺失、移位，存在安全隐患的", limit_value=2, limit_unit="natural_hours",
-        urgent=True, closing_condition=closing,
+        category=category,
+        seq=2,
+        text="缺失、移位，存在安全隐患的",
+        limit_value=2,
+        limit_unit="natural_hours",
+        urgent=True,
+        closing_condition=closing,
     )
-    for stage, value, unit_name in [("accept", 15, "minutes"), ("verify", 30, "minutes"), ("file", 15, "minutes"),
-                                    ("dispatch", 15, "minutes"), ("dispose", 3, "work_days"),
-                                    ("check", 30, "minutes"), ("close", 15, "minutes")]:
+    for stage, value, unit_name in [
+        ("accept", 15, "minutes"),
+        ("verify", 30, "minutes"),
+        ("file", 15, "minutes"),
+        ("dispatch", 15, "minutes"),
+        ("dispose", 3, "work_days"),
+        ("check", 30, "minutes"),
+        ("close", 15, "minutes"),
+    ]:
         StageLimit.objects.create(stage=stage, limit_value=value, limit_unit=unit_name)
     return City(city, district, other, grid, other_grid, unit, other_unit, category, condition, urgent_condition)
 
 
 def make_user(username: str, *roles: Role, area: Area | None = None, unit: Unit | None = None, **extra) -> User:
-    user = User.objects.create_user(username=username, password="pw-" + username, display_name=username,
-                                    scope_area=area, scope_unit=unit, **extra)
+    user = User.objects.create_user(
+        username=username, password="pw-" + username, display_name=username, scope_area=area, scope_unit=unit, **extra
+    )
     for role in roles:
         RoleGrant.objects.create(user=user, role=role)
     return user
@@ -136,6 +157,13 @@ def make_personas(c: City) -> Personas:
 def report_case(c: City, p: Personas, *, at=MONDAY_9AM, source="inspector", grid=None, **kw) -> Case:
     reporter = p.inspector if source == "inspector" else (p.citizen if source == "citizen" else p.operator)
     return case_service.report(
-        actor=kw.pop("actor", reporter), source=source, category=kw.pop("category", c.category),
-        area=grid or c.grid, at=at, description=kw.pop("description", "井盖破损"), lon=117.18, lat=34.26, **kw,
+        actor=kw.pop("actor", reporter),
+        source=source,
+        category=kw.pop("category", c.category),
+        area=grid or c.grid,
+        at=at,
+        description=kw.pop("description", "井盖破损"),
+        lon=117.18,
+        lat=34.26,
+        **kw,
     )

@@ -34,9 +34,7 @@ def envint(name: str, default: str) -> int:
 DEBUG = envbool("CITYKEEPER_DEBUG", "False")
 SECRET_KEY = os.environ.get("CITYKEEPER_SECRET_KEY", "insecure-dev-key-change-me-in-production")
 ALLOWED_HOSTS = os.environ.get("CITYKEEPER_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
-CSRF_TRUSTED_ORIGINS = [
-    o for o in os.environ.get("CITYKEEPER_CSRF_TRUSTED_ORIGINS", "").split(",") if o
-]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CITYKEEPER_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

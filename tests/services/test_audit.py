@@ -17,8 +17,13 @@ from tests.factories import MONDAY_9AM, report_case
 def a_case_with_history(city, people):
     case = report_case(city, people)
     case = svc.accept(case.number, actor=people.operator, version=1, at=MONDAY_9AM + dt.timedelta(minutes=2))
-    return svc.file(case.number, actor=people.shift_lead, version=2, at=MONDAY_9AM + dt.timedelta(minutes=4),
-                    data=svc.MoveInput(condition=city.condition))
+    return svc.file(
+        case.number,
+        actor=people.shift_lead,
+        version=2,
+        at=MONDAY_9AM + dt.timedelta(minutes=4),
+        data=svc.MoveInput(condition=city.condition),
+    )
 
 
 def test_an_untouched_history_verifies(city, people):
@@ -40,10 +45,13 @@ def test_the_model_refuses_to_change_or_delete_an_event(city, people):
         CaseEvent.objects.filter(pk=event.pk).delete()
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE store_case_event SET reason = 'rewritten' WHERE id = %s",
-    "DELETE FROM store_case_event WHERE id = %s",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE store_case_event SET reason = 'rewritten' WHERE id = %s",
+        "DELETE FROM store_case_event WHERE id = %s",
+    ],
+)
 def test_the_database_refuses_raw_sql_that_changes_or_deletes_an_event(sql, city, people):
     event = a_case_with_history(city, people).events.first()
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:

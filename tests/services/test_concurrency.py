@@ -45,8 +45,9 @@ def test_two_simultaneous_moves_on_one_case_leave_exactly_one_winner():
     at = MONDAY_9AM + dt.timedelta(minutes=3)
     results = race(
         lambda: svc.accept(case.number, actor=people.operator, version=case.version, at=at),
-        lambda: svc.reject(case.number, actor=people.operator, version=case.version, at=at,
-                           data=svc.MoveInput(reason="重复上报")),
+        lambda: svc.reject(
+            case.number, actor=people.operator, version=case.version, at=at, data=svc.MoveInput(reason="重复上报")
+        ),
     )
     winners = [r for r in results if isinstance(r, Case)]
     losers = [r for r in results if isinstance(r, StaleVersion)]
@@ -59,9 +60,7 @@ def test_two_simultaneous_moves_on_one_case_leave_exactly_one_winner():
 def test_the_same_idempotency_key_sent_twice_at_once_makes_one_case():
     city = make_city()
     people = make_personas(city)
-    results = race(*[
-        (lambda: report_case(city, people, idempotency_key="device-42-report-7")) for _ in range(2)
-    ])
+    results = race(*[(lambda: report_case(city, people, idempotency_key="device-42-report-7")) for _ in range(2)])
     assert all(isinstance(r, Case) for r in results), results
     assert results[0].pk == results[1].pk
     assert Case.objects.filter(idempotency_key="device-42-report-7").count() == 1

@@ -57,21 +57,29 @@ _DISPATCHED = [*_FILED, (Action.DISPATCH, Role.DISPATCHER)]
 _DISPOSED = [*_DISPATCHED, (Action.DISPOSE, Role.UNIT_HANDLER)]
 _CHECKING = [*_DISPOSED, (Action.SEND_CHECK, Role.OPERATOR)]
 _CHECKED = [*_CHECKING, (Action.CHECK_PASS, Role.INSPECTOR)]
-PATHS.update({
-    State.FILED: ("inspector", _FILED),
-    State.VOIDED: ("inspector", [*_ACCEPTED, (Action.VOID, Role.SHIFT_LEAD)]),
-    State.DISPATCHED: ("inspector", _DISPATCHED),
-    State.RETURN_REQUESTED: ("inspector", [*_DISPATCHED, (Action.REQUEST_RETURN, Role.UNIT_HANDLER)]),
-    State.EXTENSION_REQUESTED: ("inspector", [*_DISPATCHED, (Action.REQUEST_EXTENSION, Role.UNIT_HANDLER)]),
-    State.SUSPENSION_REQUESTED: ("inspector", [*_DISPATCHED, (Action.REQUEST_SUSPENSION, Role.UNIT_HANDLER)]),
-    State.SUSPENDED: ("inspector", [*_DISPATCHED, (Action.REQUEST_SUSPENSION, Role.UNIT_HANDLER),
-                                    (Action.APPROVE_SUSPENSION, Role.DISPATCHER)]),
-    State.DISPOSED: ("inspector", _DISPOSED),
-    State.CHECKING: ("inspector", _CHECKING),
-    State.CHECK_FAILED: ("inspector", [*_CHECKING, (Action.CHECK_FAIL, Role.INSPECTOR)]),
-    State.CHECKED: ("inspector", _CHECKED),
-    State.CLOSED: ("inspector", [*_CHECKED, (Action.CLOSE, Role.SHIFT_LEAD)]),
-})
+PATHS.update(
+    {
+        State.FILED: ("inspector", _FILED),
+        State.VOIDED: ("inspector", [*_ACCEPTED, (Action.VOID, Role.SHIFT_LEAD)]),
+        State.DISPATCHED: ("inspector", _DISPATCHED),
+        State.RETURN_REQUESTED: ("inspector", [*_DISPATCHED, (Action.REQUEST_RETURN, Role.UNIT_HANDLER)]),
+        State.EXTENSION_REQUESTED: ("inspector", [*_DISPATCHED, (Action.REQUEST_EXTENSION, Role.UNIT_HANDLER)]),
+        State.SUSPENSION_REQUESTED: ("inspector", [*_DISPATCHED, (Action.REQUEST_SUSPENSION, Role.UNIT_HANDLER)]),
+        State.SUSPENDED: (
+            "inspector",
+            [
+                *_DISPATCHED,
+                (Action.REQUEST_SUSPENSION, Role.UNIT_HANDLER),
+                (Action.APPROVE_SUSPENSION, Role.DISPATCHER),
+            ],
+        ),
+        State.DISPOSED: ("inspector", _DISPOSED),
+        State.CHECKING: ("inspector", _CHECKING),
+        State.CHECK_FAILED: ("inspector", [*_CHECKING, (Action.CHECK_FAIL, Role.INSPECTOR)]),
+        State.CHECKED: ("inspector", _CHECKED),
+        State.CLOSED: ("inspector", [*_CHECKED, (Action.CLOSE, Role.SHIFT_LEAD)]),
+    }
+)
 
 
 def bring_to(state: State, city, people) -> Case:
@@ -80,8 +88,14 @@ def bring_to(state: State, city, people) -> Case:
     at = MONDAY_9AM
     for action, role in steps:
         at += MIN
-        case = svc.act(case.number, action, actor=persona_for(role, people), version=case.version, at=at,
-                       data=payload(action, city, people, case))
+        case = svc.act(
+            case.number,
+            action,
+            actor=persona_for(role, people),
+            version=case.version,
+            at=at,
+            data=payload(action, city, people, case),
+        )
     assert case.state == state
     return case
 
@@ -98,25 +112,39 @@ def test_each_row_is_taken_by_a_permitted_role_and_lands_where_the_table_says(ro
     case = bring_to(row.state, city, people)
     role = next(r for r in Role if r in row.roles and persona_for(r, people) is not None)
     at = MONDAY_9AM + 30 * MIN
-    moved = svc.act(case.number, row.action, actor=persona_for(role, people), version=case.version, at=at,
-                    data=payload(row.action, city, people, case))
+    moved = svc.act(
+        case.number,
+        row.action,
+        actor=persona_for(role, people),
+        version=case.version,
+        at=at,
+        data=payload(row.action, city, people, case),
+    )
     assert moved.state == row.to
     last = moved.events.order_by("-seq").first()
     assert (last.kind, last.from_state, last.to_state, last.actor_role) == (
-        row.action.value, row.state.value, row.to.value, role.value)
+        row.action.value,
+        row.state.value,
+        row.to.value,
+        role.value,
+    )
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.state.value}-{r.action.value}")
 def test_each_row_is_refused_to_roles_outside_it_and_writes_nothing(row, city, people):
     case = bring_to(row.state, city, people)
-    outsider = next((persona_for(r, people) for r in (Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD,
-                                                       Role.DISPATCHER, Role.LEADER) if r not in row.roles),
-                    people.citizen)
+    outsider = next(
+        (
+            persona_for(r, people)
+            for r in (Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER)
+            if r not in row.roles
+        ),
+        people.citizen,
+    )
     data = payload(row.action, city, people, case)
     before = (Case.objects.get(pk=case.pk).version, CaseEvent.objects.count())
     with pytest.raises(NotPermitted):
-        svc.act(case.number, row.action, actor=outsider, version=case.version, at=MONDAY_9AM + 30 * MIN,
-                data=data)
+        svc.act(case.number, row.action, actor=outsider, version=case.version, at=MONDAY_9AM + 30 * MIN, data=data)
     assert (Case.objects.get(pk=case.pk).version, CaseEvent.objects.count()) == before
 
 
@@ -127,8 +155,14 @@ def test_moves_the_table_lacks_are_refused_in_every_state(state, city, people):
     before = CaseEvent.objects.count()
     for action in missing:
         with pytest.raises(IllegalMove):
-            svc.act(case.number, action, actor=people.shift_lead, version=case.version,
-                    at=MONDAY_9AM + 30 * MIN, data=MoveInput(reason="x"))
+            svc.act(
+                case.number,
+                action,
+                actor=people.shift_lead,
+                version=case.version,
+                at=MONDAY_9AM + 30 * MIN,
+                data=MoveInput(reason="x"),
+            )
     assert CaseEvent.objects.count() == before
     assert Case.objects.get(pk=case.pk).state == state
 
@@ -142,20 +176,36 @@ def test_a_citizen_report_cannot_be_accepted_before_an_inspector_verifies_it(cit
 def test_only_the_inspector_sent_can_answer_the_verify_task(city, people):
     case = bring_to(State.VERIFYING, city, people)
     with pytest.raises(NotPermitted, match="task was sent"):
-        svc.verify(case.number, actor=people.other_inspector, version=case.version, at=MONDAY_9AM + 5 * MIN,
-                   data=MoveInput(found=True))
+        svc.verify(
+            case.number,
+            actor=people.other_inspector,
+            version=case.version,
+            at=MONDAY_9AM + 5 * MIN,
+            data=MoveInput(found=True),
+        )
 
 
 def test_a_verification_that_found_nothing_cannot_be_accepted(city, people):
     case = report_case(city, people, source="citizen")
-    case = svc.send_verify(case.number, actor=people.operator, version=case.version, at=MONDAY_9AM + MIN,
-                           data=MoveInput(assignee=people.inspector))
-    case = svc.verify(case.number, actor=people.inspector, version=case.version, at=MONDAY_9AM + 9 * MIN,
-                      data=MoveInput(found=False))
+    case = svc.send_verify(
+        case.number,
+        actor=people.operator,
+        version=case.version,
+        at=MONDAY_9AM + MIN,
+        data=MoveInput(assignee=people.inspector),
+    )
+    case = svc.verify(
+        case.number, actor=people.inspector, version=case.version, at=MONDAY_9AM + 9 * MIN, data=MoveInput(found=False)
+    )
     with pytest.raises(NotPermitted, match="did not find"):
         svc.accept(case.number, actor=people.operator, version=case.version, at=MONDAY_9AM + 10 * MIN)
-    rejected = svc.reject(case.number, actor=people.operator, version=case.version, at=MONDAY_9AM + 10 * MIN,
-                          data=MoveInput(reason="现场未发现问题"))
+    rejected = svc.reject(
+        case.number,
+        actor=people.operator,
+        version=case.version,
+        at=MONDAY_9AM + 10 * MIN,
+        data=MoveInput(reason="现场未发现问题"),
+    )
     assert rejected.state == State.REJECTED
 
 
@@ -181,12 +231,22 @@ def test_a_move_without_its_required_input_names_the_field_and_writes_nothing(ac
 def test_a_condition_of_another_category_is_refused_at_filing(city, people):
     from citykeeper.store.models import Category, FilingCondition
 
-    other = Category.objects.create(standard="GB/T 47678.5-2026", kind="event", major_code="06",
-                                    major_name="市容环境类", minor_code="06001", minor_name="暴露垃圾")
-    foreign = FilingCondition.objects.create(category=other, seq=1, text="x", limit_value=1,
-                                             limit_unit="work_days")
+    other = Category.objects.create(
+        standard="GB/T 47678.5-2026",
+        kind="event",
+        major_code="06",
+        major_name="市容环境类",
+        minor_code="06001",
+        minor_name="暴露垃圾",
+    )
+    foreign = FilingCondition.objects.create(category=other, seq=1, text="x", limit_value=1, limit_unit="work_days")
     case = bring_to(State.ACCEPTED, city, people)
     with pytest.raises(DomainError) as err:
-        svc.file(case.number, actor=people.shift_lead, version=case.version, at=MONDAY_9AM + 30 * MIN,
-                 data=MoveInput(condition=foreign))
+        svc.file(
+            case.number,
+            actor=people.shift_lead,
+            version=case.version,
+            at=MONDAY_9AM + 30 * MIN,
+            data=MoveInput(condition=foreign),
+        )
     assert err.value.field == "condition"

@@ -28,8 +28,9 @@ def test_a_district_operator_cannot_move_another_districts_case_and_nothing_is_w
     case = report_case(city, people)
     before = CaseEvent.objects.count()
     with pytest.raises(NotPermitted, match="outside your scope"):
-        svc.accept(case.number, actor=people.outside_operator, version=case.version,
-                   at=MONDAY_9AM + dt.timedelta(minutes=1))
+        svc.accept(
+            case.number, actor=people.outside_operator, version=case.version, at=MONDAY_9AM + dt.timedelta(minutes=1)
+        )
     assert CaseEvent.objects.count() == before
     assert Case.objects.get(pk=case.pk).state == "reported"
 
@@ -39,15 +40,14 @@ def test_a_unit_handler_sees_only_cases_dispatched_to_their_unit(city, people):
     assert visible(people.handler) == set()
     at = MONDAY_9AM
     case = svc.accept(case.number, actor=people.operator, version=1, at=at)
-    case = svc.file(case.number, actor=people.shift_lead, version=2, at=at,
-                    data=svc.MoveInput(condition=city.condition))
-    case = svc.dispatch(case.number, actor=people.dispatcher, version=3, at=at,
-                        data=svc.MoveInput(unit=city.unit))
+    case = svc.file(
+        case.number, actor=people.shift_lead, version=2, at=at, data=svc.MoveInput(condition=city.condition)
+    )
+    case = svc.dispatch(case.number, actor=people.dispatcher, version=3, at=at, data=svc.MoveInput(unit=city.unit))
     assert visible(people.handler) == {case.number}
     assert visible(people.other_handler) == set()
     with pytest.raises(NotPermitted):
-        svc.dispose(case.number, actor=people.other_handler, version=4, at=at,
-                    data=svc.MoveInput(reason="不是我们的"))
+        svc.dispose(case.number, actor=people.other_handler, version=4, at=at, data=svc.MoveInput(reason="不是我们的"))
 
 
 def test_a_citizen_sees_only_their_own_reports(city, people):

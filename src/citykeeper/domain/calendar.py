@@ -122,9 +122,7 @@ class WeekTemplate:
         except TypeError:
             raise InvalidInput("A week template is seven lists of work periods.", field="week") from None
         if len(days) != 7:
-            raise InvalidInput(
-                f"A week template needs exactly 7 days (Monday first), got {len(days)}.", field="week"
-            )
+            raise InvalidInput(f"A week template needs exactly 7 days (Monday first), got {len(days)}.", field="week")
         for weekday, periods in enumerate(days):
             previous_end = -1
             for period in periods:
@@ -132,8 +130,7 @@ class WeekTemplate:
                     raise InvalidInput("A week template day holds WorkPeriod values only.", field="week")
                 if period.start_minute < previous_end:
                     raise InvalidInput(
-                        f"The work periods of weekday {weekday} (0 = Monday) must be sorted "
-                        f"and must not overlap.",
+                        f"The work periods of weekday {weekday} (0 = Monday) must be sorted and must not overlap.",
                         field="week",
                     )
                 previous_end = period.end_minute
@@ -314,9 +311,7 @@ class WorkingCalendar:
         """The working intervals of ``day`` as aware datetimes in the calendar's zone."""
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             raise InvalidInput("day must be a date.", field="day")
-        return [
-            (start.astimezone(self.zone), end.astimezone(self.zone)) for start, end in self._utc_periods(day)
-        ]
+        return [(start.astimezone(self.zone), end.astimezone(self.zone)) for start, end in self._utc_periods(day)]
 
     def is_working(self, at: dt.datetime) -> bool:
         """Whether ``at`` falls inside a working period (periods are half-open)."""

@@ -105,9 +105,7 @@ class StageClock:
         return None
 
 
-def start(
-    stage: str, limit: Limit, *, at: datetime, calendar: WorkingCalendar, warn_ratio: float = 0.8
-) -> StageClock:
+def start(stage: str, limit: Limit, *, at: datetime, calendar: WorkingCalendar, warn_ratio: float = 0.8) -> StageClock:
     deadline = calendar.add(at, limit.duration)
     warn_at = calendar.add(at, limit.duration * warn_ratio) if 0 < warn_ratio < 1 else None
     return StageClock(stage, at, limit.duration, limit.around_the_clock, deadline, warn_at)
@@ -152,9 +150,7 @@ def pause(clock: StageClock, *, at: datetime, calendar: WorkingCalendar) -> Stag
     return replace(clock, remaining=left, deadline_at=None, warn_at=None)
 
 
-def resume(
-    clock: StageClock, *, at: datetime, calendar: WorkingCalendar, warn_ratio: float = 0.8
-) -> StageClock:
+def resume(clock: StageClock, *, at: datetime, calendar: WorkingCalendar, warn_ratio: float = 0.8) -> StageClock:
     if not clock.paused:
         return clock
     deadline = calendar.add(at, clock.remaining)

@@ -151,9 +151,7 @@ _C = Clock
 
 _CENTRE_DESK = frozenset({_R.OPERATOR, _R.SHIFT_LEAD})
 _APPROVERS = frozenset({_R.DISPATCHER, _R.SHIFT_LEAD})
-_ANY_STAFF = frozenset(
-    {_R.INSPECTOR, _R.OPERATOR, _R.SHIFT_LEAD, _R.DISPATCHER, _R.UNIT_HANDLER, _R.LEADER, _R.ADMIN}
-)
+_ANY_STAFF = frozenset({_R.INSPECTOR, _R.OPERATOR, _R.SHIFT_LEAD, _R.DISPATCHER, _R.UNIT_HANDLER, _R.LEADER, _R.ADMIN})
 
 
 def _t(state, action, to, roles, clock, *, guards=(), needs_reason=False):
@@ -221,9 +219,7 @@ _ROWS: list[Transition] = [
 # 督办, notes and merging apply to many states; generate their rows instead of
 # writing thirty near-identical lines.
 for _state in sorted(OPEN_STATES):
-    _ROWS.append(
-        _t(_state, _A.URGE, _state, frozenset({_R.LEADER, _R.SHIFT_LEAD}), _C.NONE, needs_reason=True)
-    )
+    _ROWS.append(_t(_state, _A.URGE, _state, frozenset({_R.LEADER, _R.SHIFT_LEAD}), _C.NONE, needs_reason=True))
 for _state in sorted(State):
     _ROWS.append(_t(_state, _A.NOTE, _state, _ANY_STAFF, _C.NONE, guards=("note_given",)))
 for _state in (_S.REPORTED, _S.VERIFYING, _S.VERIFIED, _S.ACCEPTED, _S.FILED):

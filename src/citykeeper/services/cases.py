@@ -334,8 +334,7 @@ def _g_found_given(case, actor, data):
 
 def _g_verification_found(case, actor, data):
     if case.verification_found is not True:
-        raise NotPermitted("The inspector did not find the problem on site; reject the report instead.",
-                           field="action")
+        raise NotPermitted("The inspector did not find the problem on site; reject the report instead.", field="action")
 
 
 def _g_is_reporter(case, actor, data):
@@ -369,8 +368,9 @@ def _g_feedback(case, actor, data):
 
 def _g_extension(case, actor, data):
     if data.extension_value is None or not data.extension_unit:
-        raise InvalidInput("Say how much more time is needed (extension_value and extension_unit).",
-                           field="extension_value")
+        raise InvalidInput(
+            "Say how much more time is needed (extension_value and extension_unit).", field="extension_value"
+        )
     to_limit(data.extension_value, data.extension_unit)  # validates value and unit
 
 
@@ -631,8 +631,9 @@ def approve_return(number: str, *, actor: User, version: int, at: dt.datetime, d
         changes["return_count"] = case.return_count + 1
         changes["unit"] = None
 
-    return _move(number, Action.APPROVE_RETURN, actor=actor, version=version, at=at, data=data or MoveInput(),
-                 apply=apply)
+    return _move(
+        number, Action.APPROVE_RETURN, actor=actor, version=version, at=at, data=data or MoveInput(), apply=apply
+    )
 
 
 def deny_return(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
@@ -667,7 +668,13 @@ def approve_extension(
         return to_limit(*_requested_extension(case)).duration
 
     return _move(
-        number, Action.APPROVE_EXTENSION, actor=actor, version=version, at=at, data=data, apply=apply,
+        number,
+        Action.APPROVE_EXTENSION,
+        actor=actor,
+        version=version,
+        at=at,
+        data=data,
+        apply=apply,
         extend_by=extend_by,
     )
 
@@ -688,8 +695,9 @@ def approve_suspension(
     def apply(case, data, changes):
         changes["suspension_count"] = case.suspension_count + 1
 
-    return _move(number, Action.APPROVE_SUSPENSION, actor=actor, version=version, at=at, data=data or MoveInput(),
-                 apply=apply)
+    return _move(
+        number, Action.APPROVE_SUSPENSION, actor=actor, version=version, at=at, data=data or MoveInput(), apply=apply
+    )
 
 
 def deny_suspension(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:

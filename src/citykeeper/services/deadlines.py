@@ -46,8 +46,9 @@ def fire_due(case_id: int, *, expected_due: dt.datetime, now: dt.datetime) -> st
             clock = _replace(clock, warned=True, overdue=True)
         else:
             return None
-        fields = {k: v for k, v in clock_fields(clock).items() if k in ("stage_warned", "stage_overdue",
-                                                                      "next_deadline_at")}
+        fields = {
+            k: v for k, v in clock_fields(clock).items() if k in ("stage_warned", "stage_overdue", "next_deadline_at")
+        }
         won = Case.objects.filter(pk=case_id, next_deadline_at=expected_due).update(**fields)
         if won != 1:
             return None

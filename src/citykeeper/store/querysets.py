@@ -12,8 +12,9 @@ from django.db import models
 from citykeeper.domain.workflow import Role
 
 # Roles that see and act on cases by the area they cover (their scope area subtree).
-_AREA_ROLES = frozenset({Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER,
-                         Role.EVALUATOR, Role.ADMIN})
+_AREA_ROLES = frozenset(
+    {Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.DISPATCHER, Role.LEADER, Role.EVALUATOR, Role.ADMIN}
+)
 
 
 class CaseQuerySet(models.QuerySet):

@@ -47,13 +47,15 @@ STATE_LABELS = {
 class Case(models.Model):
     number = models.CharField(_("案卷号"), max_length=20, unique=True)
     city_code = models.CharField(_("城市代码"), max_length=6)
-    state = models.CharField(_("状态"), max_length=24, choices=[(s.value, STATE_LABELS[s]) for s in State],
-                             default=State.REPORTED)
+    state = models.CharField(
+        _("状态"), max_length=24, choices=[(s.value, STATE_LABELS[s]) for s in State], default=State.REPORTED
+    )
     version = models.PositiveIntegerField(_("版本"), default=1)
     source = models.CharField(_("来源"), max_length=12, choices=Source.choices)
     category = models.ForeignKey("store.Category", models.PROTECT, related_name="cases", verbose_name=_("类别"))
-    condition = models.ForeignKey("store.FilingCondition", models.PROTECT, null=True, blank=True,
-                                  related_name="cases", verbose_name=_("立案条件"))
+    condition = models.ForeignKey(
+        "store.FilingCondition", models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("立案条件")
+    )
     description = models.TextField(_("问题描述"), blank=True)
     address = models.CharField(_("事发位置"), max_length=256, blank=True)
     lon = models.FloatField(_("经度"), null=True, blank=True)
@@ -62,17 +64,31 @@ class Case(models.Model):
     area_path = models.CharField(_("区域路径"), max_length=200, db_index=True, editable=False)
     area_class = models.CharField(_("区域类别"), max_length=1, blank=True)
     urgent = models.BooleanField(_("紧急"), default=False)
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
-                                 related_name="reported_cases", verbose_name=_("上报人"))
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reported_cases",
+        verbose_name=_("上报人"),
+    )
     reporter_name = models.CharField(_("上报人姓名"), max_length=50, blank=True)
     reporter_phone = models.CharField(_("上报人电话"), max_length=30, blank=True)
-    unit = models.ForeignKey("store.Unit", models.PROTECT, null=True, blank=True, related_name="cases",
-                             verbose_name=_("责任单位"))
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
-                                 related_name="assigned_cases", verbose_name=_("任务监督员"))
+    unit = models.ForeignKey(
+        "store.Unit", models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("责任单位")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+        verbose_name=_("任务监督员"),
+    )
     verification_found = models.BooleanField(_("核实属实"), null=True, blank=True)
-    merged_into = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="merged_cases",
-                                    verbose_name=_("合并至"))
+    merged_into = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="merged_cases", verbose_name=_("合并至")
+    )
     idempotency_key = models.CharField(_("幂等键"), max_length=64, null=True, blank=True, unique=True)
 
     # The running stage clock (see domain.clock.StageClock).
@@ -144,8 +160,9 @@ class CaseEvent(models.Model):
     seq = models.PositiveIntegerField(_("序号"))
     kind = models.CharField(_("事件"), max_length=30)
     at = models.DateTimeField(_("时间"))
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
-                              related_name="+", verbose_name=_("操作人"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("操作人")
+    )
     actor_name = models.CharField(_("操作人姓名"), max_length=150, blank=True)
     actor_role = models.CharField(_("角色"), max_length=20, blank=True)
     from_state = models.CharField(_("原状态"), max_length=24, blank=True)
@@ -172,6 +189,14 @@ class CaseEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.case_id}#{self.seq} {self.kind}"
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("Case events are append-only: an event cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Case events are append-only: an event cannot be deleted.")
+
     def chain_content(self) -> dict[str, object]:
         """What the hash covers: every field that states a fact."""
         return {
@@ -192,15 +217,6 @@ class CaseEvent(models.Model):
             "attachments": self.attachments,
         }
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("Case events are append-only: an event cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Case events are append-only: an event cannot be deleted.")
-
-
 class Attachment(models.Model):
     case = models.ForeignKey(Case, models.PROTECT, related_name="attachment_set", verbose_name=_("案件"))
     file = models.FileField(_("文件"), upload_to="cases/%Y/%m/")
@@ -214,6 +230,9 @@ class Attachment(models.Model):
         verbose_name = _("附件")
         verbose_name_plural = _("附件")
 
+    def __str__(self) -> str:
+        return self.file.name
+
 
 class CaseNumberCounter(models.Model):
     city_code = models.CharField(max_length=6)
@@ -223,10 +242,14 @@ class CaseNumberCounter(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["city_code", "day"], name="case_counter_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.city_code} {self.day} #{self.last}"
+
 
 class ApiToken(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tokens",
-                             verbose_name=_("用户"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_tokens", verbose_name=_("用户")
+    )
     name = models.CharField(_("名称"), max_length=100, blank=True)
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(_("前缀"), max_length=8)
@@ -236,3 +259,6 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("API 令牌")
         verbose_name_plural = _("API 令牌")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -55,9 +55,7 @@ class Category(models.Model):
         verbose_name = _("案件类别")
         verbose_name_plural = _("案件类别")
         ordering = ["standard", "kind", "minor_code"]
-        constraints = [
-            models.UniqueConstraint(fields=["standard", "kind", "minor_code"], name="category_code_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["standard", "kind", "minor_code"], name="category_code_unique")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.minor_code} {self.minor_name}"
@@ -68,8 +66,7 @@ class Category(models.Model):
 
 
 class ClosingCondition(models.Model):
-    category = models.ForeignKey(Category, models.CASCADE, related_name="closing_conditions",
-                                 verbose_name=_("类别"))
+    category = models.ForeignKey(Category, models.CASCADE, related_name="closing_conditions", verbose_name=_("类别"))
     text = models.CharField(_("结案条件"), max_length=300)
 
     class Meta:
@@ -84,15 +81,20 @@ class ClosingCondition(models.Model):
 class FilingCondition(models.Model):
     """立案条件: one row per (category, condition) with its disposal limit (处置时限)."""
 
-    category = models.ForeignKey(Category, models.CASCADE, related_name="filing_conditions",
-                                 verbose_name=_("类别"))
+    category = models.ForeignKey(Category, models.CASCADE, related_name="filing_conditions", verbose_name=_("类别"))
     seq = models.PositiveSmallIntegerField(_("序号"), default=1)
     text = models.CharField(_("立案条件"), max_length=300)
     limit_value = models.FloatField(_("处置时限"))
     limit_unit = models.CharField(_("时限单位"), max_length=20, choices=LIMIT_UNIT_CHOICES)
     urgent = models.BooleanField(_("紧急"), default=False)
-    closing_condition = models.ForeignKey(ClosingCondition, models.SET_NULL, null=True, blank=True,
-                                          related_name="filing_conditions", verbose_name=_("结案条件"))
+    closing_condition = models.ForeignKey(
+        ClosingCondition,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="filing_conditions",
+        verbose_name=_("结案条件"),
+    )
     limit_text_raw = models.CharField(_("原始时限文本"), max_length=100, blank=True)
     source = models.CharField(_("来源"), max_length=200, blank=True)
 
@@ -109,8 +111,9 @@ class FilingCondition(models.Model):
 class DisposalLimit(models.Model):
     """An area-class override of a filing condition's disposal limit (A/B/C)."""
 
-    condition = models.ForeignKey(FilingCondition, models.CASCADE, related_name="area_limits",
-                                  verbose_name=_("立案条件"))
+    condition = models.ForeignKey(
+        FilingCondition, models.CASCADE, related_name="area_limits", verbose_name=_("立案条件")
+    )
     area_class = models.CharField(_("区域类别"), max_length=1, choices=[("A", "A"), ("B", "B"), ("C", "C")])
     limit_value = models.FloatField(_("处置时限"))
     limit_unit = models.CharField(_("时限单位"), max_length=20, choices=LIMIT_UNIT_CHOICES)
@@ -118,9 +121,10 @@ class DisposalLimit(models.Model):
     class Meta:
         verbose_name = _("分区处置时限")
         verbose_name_plural = _("分区处置时限")
-        constraints = [
-            models.UniqueConstraint(fields=["condition", "area_class"], name="disposal_limit_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["condition", "area_class"], name="disposal_limit_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.area_class}: {self.limit_value:g} {self.get_limit_unit_display()}"
 
 
 class StageLimit(models.Model):
@@ -129,8 +133,7 @@ class StageLimit(models.Model):
     stage = models.CharField(_("环节"), max_length=10, choices=STAGE_CHOICES, unique=True)
     limit_value = models.FloatField(_("时限"))
     limit_unit = models.CharField(_("时限单位"), max_length=20, choices=LIMIT_UNIT_CHOICES)
-    warn_ratio = models.FloatField(_("预警比例"), default=0.8,
-                                   help_text=_("用时达到时限的该比例时发出预警"))
+    warn_ratio = models.FloatField(_("预警比例"), default=0.8, help_text=_("用时达到时限的该比例时发出预警"))
 
     class Meta:
         verbose_name = _("环节时限")

@@ -33,16 +33,16 @@ class Area(models.Model):
     code = models.CharField(_("代码"), max_length=20, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     level = models.CharField(_("层级"), max_length=12, choices=AreaLevel.choices)
-    parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children",
-                               verbose_name=_("上级"))
+    parent = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("上级")
+    )
     path = models.CharField(_("路径"), max_length=200, db_index=True, editable=False)
     area_class = models.CharField(_("区域类别"), max_length=1, choices=AreaClass.choices, blank=True)
     geometry = models.JSONField(_("边界 (GeoJSON, WGS84)"), null=True, blank=True)
     centroid_lon = models.FloatField(_("中心经度"), null=True, blank=True)
     centroid_lat = models.FloatField(_("中心纬度"), null=True, blank=True)
     area_m2 = models.FloatField(_("面积 (m²)"), null=True, blank=True)
-    synthetic = models.BooleanField(_("生成数据"), default=False,
-                                    help_text=_("由生成器划分，非测绘数据"))
+    synthetic = models.BooleanField(_("生成数据"), default=False, help_text=_("由生成器划分，非测绘数据"))
 
     class Meta:
         verbose_name = _("区域")
@@ -77,10 +77,10 @@ class Unit(models.Model):
     kind = models.CharField(_("类型"), max_length=20, choices=UnitKind.choices)
     level = models.CharField(_("级别"), max_length=10, choices=UnitLevel.choices)
     evaluation_group = models.CharField(_("考评分组"), max_length=50, blank=True)
-    area = models.ForeignKey(Area, models.PROTECT, null=True, blank=True, related_name="units",
-                             verbose_name=_("辖区"))
-    parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children",
-                               verbose_name=_("上级单位"))
+    area = models.ForeignKey(Area, models.PROTECT, null=True, blank=True, related_name="units", verbose_name=_("辖区"))
+    parent = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("上级单位")
+    )
     active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
@@ -97,10 +97,12 @@ class User(AbstractUser):
 
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     phone = models.CharField(_("电话"), max_length=30, blank=True)
-    scope_area = models.ForeignKey(Area, models.PROTECT, null=True, blank=True, related_name="+",
-                                   verbose_name=_("管辖区域"))
-    scope_unit = models.ForeignKey(Unit, models.PROTECT, null=True, blank=True, related_name="members",
-                                   verbose_name=_("所属单位"))
+    scope_area = models.ForeignKey(
+        Area, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("管辖区域")
+    )
+    scope_unit = models.ForeignKey(
+        Unit, models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("所属单位")
+    )
 
     class Meta:
         verbose_name = _("用户")
@@ -120,17 +122,21 @@ class User(AbstractUser):
 
 class RoleGrant(models.Model):
     user = models.ForeignKey(User, models.CASCADE, related_name="role_grants", verbose_name=_("用户"))
-    role = models.CharField(_("角色"), max_length=20, choices=[
-        (Role.INSPECTOR, _("监督员")),
-        (Role.OPERATOR, _("受理员")),
-        (Role.SHIFT_LEAD, _("值班长")),
-        (Role.DISPATCHER, _("派遣员")),
-        (Role.UNIT_HANDLER, _("处置单位人员")),
-        (Role.LEADER, _("领导")),
-        (Role.EVALUATOR, _("考评员")),
-        (Role.ADMIN, _("系统管理员")),
-        (Role.CITIZEN, _("市民")),
-    ])
+    role = models.CharField(
+        _("角色"),
+        max_length=20,
+        choices=[
+            (Role.INSPECTOR, _("监督员")),
+            (Role.OPERATOR, _("受理员")),
+            (Role.SHIFT_LEAD, _("值班长")),
+            (Role.DISPATCHER, _("派遣员")),
+            (Role.UNIT_HANDLER, _("处置单位人员")),
+            (Role.LEADER, _("领导")),
+            (Role.EVALUATOR, _("考评员")),
+            (Role.ADMIN, _("系统管理员")),
+            (Role.CITIZEN, _("市民")),
+        ],
+    )
 
     class Meta:
         verbose_name = _("角色")
