@@ -68,3 +68,12 @@ def test_a_role_outside_the_row_is_refused_with_the_allowed_roles():
         check_role(row, {Role.OPERATOR})
     assert "dispatcher" in err.value.message
     check_role(row, {Role.DISPATCHER})  # no exception for the right role
+
+
+def test_the_lifecycle_document_matches_the_table():
+    from pathlib import Path
+
+    from citykeeper.domain.workflow import as_markdown
+
+    doc = (Path(__file__).parents[2] / "docs" / "lifecycle.md").read_text(encoding="utf-8")
+    assert doc.split("<!-- generated -->\n", 1)[1] == as_markdown()

@@ -270,3 +270,35 @@ def allowed_actions(state: State | str, roles: frozenset[Role] | set[Role]) -> l
     """Actions in this state that at least one of ``roles`` may take (guards not evaluated)."""
     state = State(state)
     return [row.action for (s, _), row in TRANSITIONS.items() if s == state and row.roles & set(roles)]
+
+
+def as_markdown() -> str:
+    """The table as documentation (docs/lifecycle.md is this output; a test keeps them equal)."""
+    lines = [
+        "| from state | action | to state | roles | clock | guards | reason required |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in sorted(TRANSITIONS.values(), key=lambda r: (list(State).index(r.state), list(Action).index(r.action))):
+        if row.action in (Action.NOTE, Action.URGE):
+            continue  # listed once below
+        roles = ", ".join(sorted(r.value for r in row.roles))
+        lines.append(
+            f"| {row.state.value} | {row.action.value} | {row.to.value} | {roles} | {row.clock.value} "
+            f"| {', '.join(row.guards) or '-'} | {'yes' if row.needs_reason else 'no'} |"
+        )
+    urge = TRANSITIONS[(State.REPORTED, Action.URGE)]
+    note = TRANSITIONS[(State.REPORTED, Action.NOTE)]
+    lines += [
+        "",
+        f"- `urge` (督办): every open state, stays in the state; roles {', '.join(sorted(r.value for r in urge.roles))};"
+        " reason required.",
+        f"- `note` (备注/补充照片): every state including terminal ones, stays in the state; roles "
+        f"{', '.join(sorted(r.value for r in note.roles))}; text or photo required.",
+        "",
+        "Stage clocks by state:",
+        "",
+        "| state | stage |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {state.value} | {stage.value} |" for state, stage in STATE_STAGE.items()]
+    return "\n".join(lines) + "\n"

@@ -29,10 +29,11 @@ def invalidate() -> None:
 
 
 def _fingerprint() -> tuple:
-    days = CalendarDay.objects.aggregate(n=Count("id"), m=Max("id"))
-    periods = WorkPeriodRow.objects.aggregate(n=Count("id"), m=Max("id"))
-    years = CalendarYear.objects.aggregate(n=Count("id"), m=Max("id"))
-    return (days["n"], days["m"], periods["n"], periods["m"], years["n"], years["m"])
+    """Changes when any calendar row is added, edited or deleted (count + newest edit)."""
+    return tuple(
+        tuple(model.objects.aggregate(n=Count("id"), m=Max("updated_at")).values())
+        for model in (CalendarDay, WorkPeriodRow, CalendarYear)
+    )
 
 
 def _build() -> WorkingCalendar:

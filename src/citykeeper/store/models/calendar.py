@@ -20,6 +20,7 @@ class WorkPeriodRow(models.Model):
     weekday = models.PositiveSmallIntegerField(_("星期"), choices=WEEKDAYS)
     start = models.TimeField(_("开始"))
     end = models.TimeField(_("结束"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
         verbose_name = _("工作时段")
@@ -37,6 +38,7 @@ class CalendarDay(models.Model):
     is_workday = models.BooleanField(_("工作日"))
     name = models.CharField(_("名称"), max_length=50, blank=True)
     source = models.CharField(_("来源"), max_length=50, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
         verbose_name = _("节假日/调休")
@@ -54,6 +56,7 @@ class CalendarYear(models.Model):
     year = models.PositiveSmallIntegerField(_("年份"), unique=True)
     source = models.CharField(_("来源"), max_length=100, blank=True)
     confirmed_by = models.CharField(_("确认人"), max_length=50, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
         verbose_name = _("日历年度")
