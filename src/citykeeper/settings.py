@@ -85,7 +85,7 @@ DB_ENGINE = os.environ.get("CITYKEEPER_DB", "sqlite")
 if DB_ENGINE == "sqlite":
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "citykeeper.store.sqlite",
             "NAME": os.environ.get("CITYKEEPER_SQLITE_PATH", str(VAR_DIR / "citykeeper.sqlite3")),
             # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction
             # never fails half-way with "database is locked"; WAL lets readers go on.

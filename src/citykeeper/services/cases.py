@@ -262,18 +262,29 @@ def report(
     return case
 
 
+# Who may report through which channel, and in which role the report is recorded.
+# Trusted sources skip verification, so only the matching staff may claim them.
+SOURCE_ROLES: dict[str, tuple[Role, ...]] = {
+    Source.INSPECTOR: (Role.INSPECTOR,),
+    Source.LEADER: (Role.LEADER,),
+    Source.HOTLINE: (Role.OPERATOR, Role.SHIFT_LEAD),
+    Source.CAMERA: (Role.OPERATOR, Role.ADMIN),
+    Source.CITIZEN: (Role.CITIZEN, Role.OPERATOR, Role.INSPECTOR, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN),
+    Source.OPEN311: (Role.CITIZEN, Role.OPERATOR, Role.ADMIN),
+}
+
+
 def _reporting_role(actor: User | None, source: str) -> str:
+    allowed = SOURCE_ROLES[source]
     if actor is None:
-        return Role.CITIZEN
-    roles = actor.roles
-    if source == Source.INSPECTOR:
-        if Role.INSPECTOR not in roles:
-            raise NotPermitted("Only an inspector can report with source 'inspector'.", field="source")
-        return Role.INSPECTOR
-    for role in (Role.OPERATOR, Role.LEADER, Role.SHIFT_LEAD, Role.CITIZEN, Role.INSPECTOR, Role.ADMIN):
-        if role in roles:
+        if Role.CITIZEN in allowed:
+            return Role.CITIZEN  # anonymous citizen report
+        raise NotPermitted(f"Reports with source '{source}' need a signed-in staff member.", field="source")
+    for role in allowed:
+        if role in actor.roles:
             return role
-    raise NotPermitted("This user has no role that may report cases.", field="role")
+    names = ", ".join(r.value for r in allowed)
+    raise NotPermitted(f"Only these roles may report with source '{source}': {names}.", field="source")
 
 
 def _area_class(area: Area) -> str:

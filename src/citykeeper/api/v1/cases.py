@@ -1,0 +1,474 @@
+"""Cases: report, list, detail with timeline, every lifecycle action, attachments.
+
+Scoping: every read goes through ``Case.objects.restrict(user, ...)``. A case outside
+the caller's view scope answers 404 whether or not it exists, for reads and actions
+alike, so numbers cannot be probed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import FileResponse, HttpRequest
+from django.utils import timezone
+from ninja import File, Query, Router, Status, UploadedFile
+
+from citykeeper.api.v1.errors import ApiError, ErrorOut
+from citykeeper.api.v1.schemas import (
+    ActionIn,
+    AttachmentOut,
+    CaseDetail,
+    CaseFilters,
+    CaseIn,
+    CasePage,
+)
+from citykeeper.domain.errors import DomainError, InvalidInput, NotFound
+from citykeeper.domain.workflow import Action, Role, allowed_actions
+from citykeeper.services import cases as case_service
+from citykeeper.services.calendar import calendar_for
+from citykeeper.store.models import (
+    Area,
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    FilingCondition,
+    Unit,
+    User,
+)
+from citykeeper.store.models.cases import Source
+
+log = logging.getLogger(__name__)
+
+router = Router(tags=["cases"])
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A naive date-time from a client means the city's local time."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+def _not_found(number: str) -> NotFound:
+    return NotFound(f"No case numbered {number}.", field="number")
+
+
+def _detail_queryset():
+    return Case.objects.select_related("category", "condition", "area", "unit", "assignee", "merged_into")
+
+
+def visible_case(user: User, number: str) -> Case:
+    """The case if ``user`` may see it; 404 otherwise (existence is not revealed)."""
+    case = _detail_queryset().restrict(user, "view").filter(number=number).first()
+    if case is None:
+        raise _not_found(number)
+    return case
+
+
+def _category_ref(category: Category) -> dict[str, Any]:
+    return {
+        "id": category.pk,
+        "standard": category.standard,
+        "kind": category.kind,
+        "major_code": category.major_code,
+        "major_name": category.major_name,
+        "minor_code": category.minor_code,
+        "minor_name": category.minor_name,
+    }
+
+
+def _area_ref(area: Area) -> dict[str, Any]:
+    return {"code": area.code, "name": area.name, "level": area.level}
+
+
+def _unit_ref(unit: Unit | None) -> dict[str, Any] | None:
+    return {"code": unit.code, "name": unit.name} if unit is not None else None
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "number": case.number,
+        "state": case.state,
+        "state_label": str(case.get_state_display()),
+        "version": case.version,
+        "source": case.source,
+        "category": _category_ref(case.category),
+        "area": _area_ref(case.area),
+        "unit": _unit_ref(case.unit),
+        "description": case.description,
+        "address": case.address,
+        "urgent": case.urgent,
+        "reported_at": case.reported_at,
+        "stage": case.stage or None,
+        "stage_deadline_at": case.stage_deadline_at,
+        "stage_overdue": case.stage_overdue,
+    }
+
+
+def _remaining_seconds(case: Case, now: dt.datetime) -> int | None:
+    if not case.stage:
+        return None
+    if case.stage_remaining_seconds is not None:  # paused
+        return case.stage_remaining_seconds
+    if case.stage_deadline_at is None:
+        return None
+    try:
+        calendar = calendar_for(case.stage_around_the_clock)
+        return int(calendar.between(now, case.stage_deadline_at).total_seconds())
+    except DomainError:  # e.g. the calendar lacks a year: unknown, not an error of the read
+        return None
+
+
+def _clock(case: Case, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "stage": case.stage or None,
+        "started_at": case.stage_started_at,
+        "deadline_at": case.stage_deadline_at,
+        "warn_at": case.stage_warn_at,
+        "limit_seconds": case.stage_limit_seconds,
+        "around_the_clock": case.stage_around_the_clock,
+        "paused": case.stage_remaining_seconds is not None,
+        "remaining_seconds": _remaining_seconds(case, now),
+        "warned": case.stage_warned,
+        "overdue": case.stage_overdue,
+    }
+
+
+def _event(event: CaseEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "kind": event.kind,
+        "at": event.at,
+        "actor": event.actor.username if event.actor_id else None,
+        "actor_name": event.actor_name,
+        "role": event.actor_role,
+        "from_state": event.from_state,
+        "to_state": event.to_state,
+        "stage": event.stage,
+        "stage_deadline_at": event.stage_deadline_at,
+        "outcome": event.outcome,
+        "reason": event.reason,
+        "data": event.data,
+        "attachments": event.attachments,
+    }
+
+
+def actions_for(case: Case, user: User) -> list[str]:
+    """Table rows for the case's state that the user's roles may take, if the case is in
+    the user's acting scope. Guards are not evaluated."""
+    if not Case.objects.restrict(user, "act").filter(pk=case.pk).exists():
+        return []
+    return [a.value for a in allowed_actions(case.state, user.roles)]
+
+
+def case_detail(case: Case, user: User, now: dt.datetime) -> dict[str, Any]:
+    events = CaseEvent.objects.filter(case_id=case.pk).select_related("actor").order_by("seq")
+    return {
+        **case_summary(case),
+        "city_code": case.city_code,
+        "condition": (
+            {
+                "id": case.condition.pk,
+                "text": case.condition.text,
+                "limit_value": case.condition.limit_value,
+                "limit_unit": case.condition.limit_unit,
+                "urgent": case.condition.urgent,
+            }
+            if case.condition_id
+            else None
+        ),
+        "lon": case.lon,
+        "lat": case.lat,
+        "area_path": case.area_path,
+        "area_class": case.area_class,
+        "reporter_name": case.reporter_name,
+        "reporter_phone": case.reporter_phone,
+        "assignee": ({"username": case.assignee.username, "name": str(case.assignee)} if case.assignee_id else None),
+        "verification_found": case.verification_found,
+        "merged_into": case.merged_into.number if case.merged_into_id else None,
+        "rework_count": case.rework_count,
+        "return_count": case.return_count,
+        "extension_count": case.extension_count,
+        "suspension_count": case.suspension_count,
+        "urge_count": case.urge_count,
+        "filed_at": case.filed_at,
+        "dispatched_at": case.dispatched_at,
+        "closed_at": case.closed_at,
+        "updated_at": case.updated_at,
+        "clock": _clock(case, now),
+        "timeline": [_event(e) for e in events],
+        "allowed_actions": actions_for(case, user),
+    }
+
+
+def _fresh_detail(number: str, user: User) -> dict[str, Any]:
+    return case_detail(_detail_queryset().get(number=number), user, timezone.now())
+
+
+def _lookup(model, field: str, label: str, **filters):
+    obj = model.objects.filter(**filters).first()
+    if obj is None:
+        value = next(iter(filters.values()))
+        raise InvalidInput(f"Unknown {label} {value!r}.", field=field)
+    return obj
+
+
+def _default_source(user: User) -> str:
+    roles = user.roles
+    if Role.INSPECTOR in roles:
+        return Source.INSPECTOR
+    if Role.CITIZEN in roles:
+        return Source.CITIZEN
+    if Role.LEADER in roles:
+        return Source.LEADER
+    return Source.HOTLINE
+
+
+# ---------------------------------------------------------------- create
+
+
+@router.post(
+    "",
+    response={200: CaseDetail, 201: CaseDetail, **_ERRORS},
+    summary="Report a case",
+)
+def create_case(request: HttpRequest, payload: CaseIn):
+    """上报: a new case enters the acceptance queue (state ``reported``) with the accept clock
+    running. ``area`` (an area code, normally the unit grid) is required for now; ``lon``/``lat``
+    are stored as given. With an ``idempotency_key`` already used by the same user, the case that
+    request made is returned with status 200."""
+    user: User = request.auth
+    category = _lookup(Category, "category", "category id", pk=payload.category)
+    if not payload.area:
+        raise InvalidInput(
+            "Give the area code (area) where the problem is; locating a case from lon/lat alone is not available yet.",
+            field="area",
+        )
+    area = _lookup(Area, "area", "area code", code=payload.area)
+    if payload.idempotency_key:
+        existing = Case.objects.filter(idempotency_key=payload.idempotency_key).first()
+        if existing is not None:
+            if existing.reporter_id != user.pk:
+                raise ApiError(
+                    409,
+                    "idempotency_conflict",
+                    "This idempotency key was already used.",
+                    field="idempotency_key",
+                )
+            return Status(200, _fresh_detail(existing.number, user))
+    case = case_service.report(
+        actor=user,
+        source=payload.source or _default_source(user),
+        category=category,
+        area=area,
+        at=timezone.now(),
+        description=payload.description,
+        address=payload.address,
+        lon=payload.lon,
+        lat=payload.lat,
+        urgent=payload.urgent,
+        reporter_name=payload.reporter_name,
+        reporter_phone=payload.reporter_phone,
+        idempotency_key=payload.idempotency_key,
+        attachments=payload.attachments,
+    )
+    return Status(201, _fresh_detail(case.number, user))
+
+
+# ---------------------------------------------------------------- list
+
+
+_ORDERINGS = {
+    "reported_at": ("reported_at", "id"),
+    "-reported_at": ("-reported_at", "-id"),
+    "stage_deadline_at": (F("stage_deadline_at").asc(nulls_last=True), "id"),
+    "-stage_deadline_at": (F("stage_deadline_at").desc(nulls_last=True), "-id"),
+}
+
+
+@router.get("", response={200: CasePage, **_ERRORS}, summary="List cases")
+def list_cases(request: HttpRequest, filters: Query[CaseFilters]):
+    """Cases the caller may see, filtered and paged (newest first by default)."""
+    user: User = request.auth
+    qs = Case.objects.restrict(user, "view")
+    if filters.state:
+        qs = qs.filter(state__in=filters.state.split(","))
+    if filters.category is not None:
+        qs = qs.filter(category_id=filters.category)
+    if filters.area:
+        area = _lookup(Area, "area", "area code", code=filters.area)
+        qs = qs.filter(Q(area_path=area.path) | Q(area_path__startswith=f"{area.path}/"))
+    if filters.unit:
+        qs = qs.filter(unit__code=filters.unit)
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.overdue is not None:
+        qs = qs.filter(stage_overdue=filters.overdue)
+    if filters.q:
+        q = filters.q.strip()
+        qs = qs.filter(Q(number__icontains=q) | Q(address__icontains=q) | Q(description__icontains=q))
+    if filters.reported_after:
+        qs = qs.filter(reported_at__gte=aware(filters.reported_after))
+    if filters.reported_before:
+        qs = qs.filter(reported_at__lt=aware(filters.reported_before))
+    qs = qs.order_by(*_ORDERINGS[filters.ordering])
+    count = qs.count()
+    start = (filters.page - 1) * filters.page_size
+    rows = qs.select_related("category", "area", "unit")[start : start + filters.page_size]
+    return {
+        "count": count,
+        "page": filters.page,
+        "page_size": filters.page_size,
+        "results": [case_summary(c) for c in rows],
+    }
+
+
+# ---------------------------------------------------------------- detail and actions
+
+
+@router.get("/{number}", response={200: CaseDetail, **_ERRORS}, summary="A case with its timeline")
+def get_case(request: HttpRequest, number: str):
+    """All fields, the stage clock, the timeline (events in order) and the actions the caller
+    may take. A case outside the caller's scope answers 404."""
+    user: User = request.auth
+    return case_detail(visible_case(user, number), user, timezone.now())
+
+
+@router.post(
+    "/{number}/actions/{action}",
+    response={200: CaseDetail, **_ERRORS},
+    summary="Take a lifecycle action on a case",
+)
+def take_action(request: HttpRequest, number: str, action: Action, payload: ActionIn):
+    """Move the case (accept, file, dispatch, dispose, send_check, check_pass, close, ...).
+    ``version`` must be the version you read (409 ``stale_version`` otherwise, with
+    ``current_version``). A move the state does not have answers 409 ``illegal_move``; a role
+    that may not take it, 403 ``not_permitted``. Returns the case as it is after the move."""
+    user: User = request.auth
+    case = visible_case(user, number)
+    data = case_service.MoveInput(
+        reason=payload.reason,
+        attachments=payload.attachments,
+        unit=_lookup(Unit, "unit", "unit code", code=payload.unit) if payload.unit else None,
+        condition=(
+            _lookup(FilingCondition, "condition", "filing condition id", pk=payload.condition)
+            if payload.condition is not None
+            else None
+        ),
+        category=(
+            _lookup(Category, "category", "category id", pk=payload.category) if payload.category is not None else None
+        ),
+        assignee=_lookup(User, "assignee", "user", username=payload.assignee) if payload.assignee else None,
+        found=payload.found,
+        extension_value=payload.extension_value,
+        extension_unit=payload.extension_unit.value if payload.extension_unit else None,
+        target=_target(user, payload.target) if payload.target else None,
+        reply_due_at=aware(payload.reply_due_at),
+    )
+    case_service.act(case.number, action, actor=user, version=payload.version, at=timezone.now(), data=data)
+    return _fresh_detail(case.number, user)
+
+
+def _target(user: User, number: str) -> Case:
+    # A merge target the user cannot see is "unknown", like one that does not exist.
+    target = Case.objects.restrict(user, "view").filter(number=number).first()
+    if target is None:
+        raise InvalidInput(f"Unknown case number {number!r} (target).", field="target")
+    return target
+
+
+# ---------------------------------------------------------------- attachments
+
+
+def _sniff_image(head: bytes) -> str | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+@router.post(
+    "/{number}/attachments",
+    response={200: AttachmentOut, 201: AttachmentOut, 413: ErrorOut, 415: ErrorOut, **_ERRORS},
+    summary="Upload a photo to a case",
+)
+def upload_attachment(request: HttpRequest, number: str, file: UploadedFile = File(...)):  # noqa: B008
+    """Multipart upload of one image (JPEG, PNG or WebP, at most 10 MB), checked by its bytes.
+    Returns the attachment id to send with an action (``note``, ``dispose``, ...), where it
+    enters the case's timeline. Uploading the same file twice returns the first row (200)."""
+    user: User = request.auth
+    case = visible_case(user, number)
+    if file.size is None or file.size > MAX_ATTACHMENT_BYTES:
+        raise ApiError(413, "file_too_large", "An attachment may be at most 10 MB.", field="file")
+    digest = hashlib.sha256()
+    head = b""
+    for chunk in file.chunks():
+        if not head:
+            head = chunk[:16]
+        digest.update(chunk)
+    content_type = _sniff_image(head)
+    if content_type is None:
+        raise ApiError(415, "unsupported_media_type", "Only JPEG, PNG and WebP images are accepted.", field="file")
+    sha256 = digest.hexdigest()
+    existing = Attachment.objects.filter(case=case, sha256=sha256).first()
+    if existing is not None:
+        return Status(200, _attachment_out(existing))
+    file.seek(0)
+    attachment = Attachment(
+        case=case,
+        content_type=content_type,
+        sha256=sha256,
+        size=file.size,
+        uploaded_by=user,
+        uploaded_at=timezone.now(),
+    )
+    attachment.file.save(f"{sha256}{IMAGE_EXTENSIONS[content_type]}", file, save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+    except Exception:
+        attachment.file.delete(save=False)
+        raise
+    log.info("attachment uploaded", extra={"case": case.number, "attachment": attachment.pk, "user": user.pk})
+    return Status(201, _attachment_out(attachment))
+
+
+def _attachment_out(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.pk,
+        "sha256": attachment.sha256,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
+@router.get(
+    "/{number}/attachments/{attachment_id}",
+    response={401: ErrorOut, 404: ErrorOut},
+    summary="Download an attachment",
+    openapi_extra={"responses": {"200": {"description": "The image", "content": {"image/*": {}}}}},
+)
+def download_attachment(request: HttpRequest, number: str, attachment_id: int):
+    """The stored file, for a case the caller may see."""
+    case = visible_case(request.auth, number)
+    attachment = Attachment.objects.filter(case=case, pk=attachment_id).first()
+    if attachment is None:
+        raise NotFound(f"Case {number} has no attachment {attachment_id}.", field="attachment_id")
+    return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
