@@ -73,9 +73,7 @@ def test_a_work_period_may_end_at_midnight_written_as_24_00() -> None:
     assert str(period) == "00:00-24:00"
 
 
-@pytest.mark.parametrize(
-    "text", ["12:00-08:30", "09:00-09:00", "25:00-26:00", "08:60-09:00", "23:00-24:30", "8h-9h"]
-)
+@pytest.mark.parametrize("text", ["12:00-08:30", "09:00-09:00", "25:00-26:00", "08:60-09:00", "23:00-24:30", "8h-9h"])
 def test_a_malformed_or_backwards_work_period_is_refused(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         WorkPeriod.parse(text)
@@ -315,9 +313,7 @@ def test_working_time_across_national_day_counts_only_the_days_either_side(
 
 def test_working_time_between_instants_in_different_zones_compares_instants(plain: WorkingCalendar) -> None:
     # 02:00 UTC is 10:00 in Shanghai.
-    assert plain.between(datetime(2026, 3, 2, 2, tzinfo=UTC), sh(2026, 3, 2, 11, 15)) == timedelta(
-        hours=1, minutes=15
-    )
+    assert plain.between(datetime(2026, 3, 2, 2, tzinfo=UTC), sh(2026, 3, 2, 11, 15)) == timedelta(hours=1, minutes=15)
 
 
 # --- next working instant and is_working ------------------------------------------
@@ -505,9 +501,7 @@ def _official_rules() -> tuple[DayRule, ...]:
         if day.year in (2025, 2026)
     ]
     rules += [
-        DayRule(day, is_workday=True, name=name)
-        for day, name in constants.workdays.items()
-        if day.year in (2025, 2026)
+        DayRule(day, is_workday=True, name=name) for day, name in constants.workdays.items() if day.year in (2025, 2026)
     ]
     return tuple(rules)
 
@@ -581,9 +575,7 @@ def test_adding_in_two_steps_equals_adding_the_sum(start: datetime, d1: timedelt
 
 @PROPERTY
 @given(start=starts, duration=durations)
-def test_moving_the_start_to_the_next_opening_changes_only_zero_durations(
-    start: datetime, duration: timedelta
-) -> None:
+def test_moving_the_start_to_the_next_opening_changes_only_zero_durations(start: datetime, duration: timedelta) -> None:
     # The identity that does need a condition: a start outside working hours may be
     # moved to the next opening only when something is actually added.
     calendar = official()
@@ -598,9 +590,7 @@ def test_moving_the_start_to_the_next_opening_changes_only_zero_durations(
 
 @PROPERTY
 @given(start=starts, duration=durations.filter(lambda d: d > timedelta(0)))
-def test_a_positive_deadline_is_inside_or_at_the_end_of_a_working_period(
-    start: datetime, duration: timedelta
-) -> None:
+def test_a_positive_deadline_is_inside_or_at_the_end_of_a_working_period(start: datetime, duration: timedelta) -> None:
     calendar = official()
     end = calendar.add(start, duration)
     assert calendar.is_working(end - MICROSECOND)
@@ -608,9 +598,7 @@ def test_a_positive_deadline_is_inside_or_at_the_end_of_a_working_period(
 
 @PROPERTY
 @given(a=starts, b=starts, c=starts)
-def test_working_time_adds_up_over_consecutive_intervals_in_any_order(
-    a: datetime, b: datetime, c: datetime
-) -> None:
+def test_working_time_adds_up_over_consecutive_intervals_in_any_order(a: datetime, b: datetime, c: datetime) -> None:
     calendar = official()
     assert calendar.between(a, c) == calendar.between(a, b) + calendar.between(b, c)
     assert abs(calendar.between(a, b)) <= abs(b - a)
@@ -647,9 +635,7 @@ minute_starts = st.datetimes(
 
 @settings(max_examples=100, deadline=None)
 @given(start=minute_starts, minutes=st.integers(0, 2 * 450))
-def test_deadlines_agree_with_a_minute_by_minute_model_of_the_official_calendar(
-    start: datetime, minutes: int
-) -> None:
+def test_deadlines_agree_with_a_minute_by_minute_model_of_the_official_calendar(start: datetime, minutes: int) -> None:
     _official_rules()  # skips when chinese_calendar is not installed
     expected = _model_add(start, minutes)
     assert official().add(start, timedelta(minutes=minutes)) == expected
@@ -657,9 +643,7 @@ def test_deadlines_agree_with_a_minute_by_minute_model_of_the_official_calendar(
 
 @settings(max_examples=100, deadline=None)
 @given(a=minute_starts, span=st.integers(0, 6 * 1440))
-def test_working_time_agrees_with_a_minute_by_minute_model_of_the_official_calendar(
-    a: datetime, span: int
-) -> None:
+def test_working_time_agrees_with_a_minute_by_minute_model_of_the_official_calendar(a: datetime, span: int) -> None:
     _official_rules()
     b = a + timedelta(minutes=span)
     expected = sum(_model_minute_works(a + n * MINUTE) for n in range(span))
@@ -667,9 +651,7 @@ def test_working_time_agrees_with_a_minute_by_minute_model_of_the_official_calen
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    start=starts, duration=st.integers(0, 400 * 24 * 3600 * 10**6).map(lambda n: timedelta(microseconds=n))
-)
+@given(start=starts, duration=st.integers(0, 400 * 24 * 3600 * 10**6).map(lambda n: timedelta(microseconds=n)))
 def test_the_24_hour_fast_path_agrees_with_walking_the_days(start: datetime, duration: timedelta) -> None:
     fast = WorkingCalendar.around_the_clock()
     walked = WorkingCalendar(week=WeekTemplate.around_the_clock(), known_years=range(2024, 2030))

@@ -122,9 +122,7 @@ def test_legacy_0101_fresh_water_cover_gets_the_four_conditions_and_three_distin
         (4, "5工作日", 5, "work_days", False),
     ]
     assert [c.closing_condition.text for c in rows] == ["恢复", "更换或修复", "更换或修复", "修复"]
-    assert sorted(cover.closing_conditions.values_list("text", flat=True)) == sorted(
-        ["恢复", "更换或修复", "修复"]
-    )
+    assert sorted(cover.closing_conditions.values_list("text", flat=True)) == sorted(["恢复", "更换或修复", "修复"])
 
 
 def test_a_synonym_gives_gb_01001_fresh_water_cover_the_conditions_of_yuncheng_shangshui_cover(db):

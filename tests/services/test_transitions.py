@@ -252,8 +252,9 @@ def test_a_condition_of_another_category_is_refused_at_filing(city, people):
     assert err.value.field == "condition"
 
 
-@pytest.mark.parametrize(("source", "persona"), [("leader", "citizen"), ("inspector", "operator"),
-                                                 ("hotline", "citizen")])
+@pytest.mark.parametrize(
+    ("source", "persona"), [("leader", "citizen"), ("inspector", "operator"), ("hotline", "citizen")]
+)
 def test_a_report_may_not_claim_a_source_its_author_does_not_speak_for(source, persona, city, people):
     before = Case.objects.count()
     with pytest.raises(NotPermitted) as err:

@@ -132,9 +132,7 @@ def test_load_geojson_accepts_feature_and_bare_geometry_and_skips_null(tmp_path:
         ),
         encoding="utf-8",
     )
-    assert [(p, g.geom_type) for p, g in grid.load_geojson_features(tmp_path / "bare.geojson")] == [
-        ({}, "Polygon")
-    ]
+    assert [(p, g.geom_type) for p, g in grid.load_geojson_features(tmp_path / "bare.geojson")] == [({}, "Polygon")]
     assert grid.load_geojson_features(tmp_path / "one.geojson")[0][0] == {"a": 1}
     assert [p for p, _ in grid.load_geojson_features(tmp_path / "fc.geojson")] == [{}]
     (tmp_path / "bad.geojson").write_text("[1, 2]", encoding="utf-8")

@@ -77,10 +77,7 @@ def test_every_changelist_add_and_change_page_opens(admin_client, city):
 
 @pytest.mark.django_db
 def test_changelist_search_and_filters(admin_client, city):
-    assert (
-        admin_client.get(_url(Category, "changelist"), {"q": "井盖", "kind__exact": "component"}).status_code
-        == 200
-    )
+    assert admin_client.get(_url(Category, "changelist"), {"q": "井盖", "kind__exact": "component"}).status_code == 200
     response = admin_client.get(_url(Category, "changelist"), {"q": "01002"})
     assert "污水井盖" in response.content.decode()
     response = admin_client.get(_url(Area, "changelist"), {"level__exact": "district", "q": "鼓楼"})
@@ -188,10 +185,7 @@ def test_case_filters_and_event_columns(admin_client, case):
         response = admin_client.get(_url(Case, "changelist"), params)
         assert response.status_code == 200
         assert case.number in response.content.decode()
-    assert (
-        case.number
-        not in admin_client.get(_url(Case, "changelist"), {"state__exact": "closed"}).content.decode()
-    )
+    assert case.number not in admin_client.get(_url(Case, "changelist"), {"state__exact": "closed"}).content.decode()
     body = admin_client.get(_url(CaseEvent, "changelist")).content.decode()
     event = case.events.first()
     assert case.number in body and event.kind in body
@@ -204,9 +198,7 @@ def test_case_filters_and_event_columns(admin_client, case):
 @pytest.mark.django_db
 def test_revoke_action_calls_the_token_service(admin_client, city, monkeypatch):
     user = make_personas(city).operator
-    live = ApiToken.objects.create(
-        user=user, name="a", key_hash="a" * 64, prefix="ck_aaaa", created_at=timezone.now()
-    )
+    live = ApiToken.objects.create(user=user, name="a", key_hash="a" * 64, prefix="ck_aaaa", created_at=timezone.now())
     gone = ApiToken.objects.create(
         user=user,
         name="b",
@@ -221,9 +213,7 @@ def test_revoke_action_calls_the_token_service(admin_client, city, monkeypatch):
         calls.append(token.pk)
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=at)
 
-    monkeypatch.setitem(
-        sys.modules, "citykeeper.services.tokens", types.SimpleNamespace(revoke_token=revoke_token)
-    )
+    monkeypatch.setitem(sys.modules, "citykeeper.services.tokens", types.SimpleNamespace(revoke_token=revoke_token))
     response = admin_client.post(
         _url(ApiToken, "changelist"),
         {
@@ -312,9 +302,7 @@ def test_calendar_edit_in_the_admin_applies_at_once(admin_client, city):
     assert response.status_code == 302
     assert working_calendar().is_working(national_day)
 
-    response = admin_client.post(
-        _url(CalendarDay, "add"), {"day": "2026-11-24", "name": "台风停工", "source": ""}
-    )
+    response = admin_client.post(_url(CalendarDay, "add"), {"day": "2026-11-24", "name": "台风停工", "source": ""})
     assert response.status_code == 302
     assert not working_calendar().is_working(tuesday)
 

@@ -44,13 +44,9 @@ def test_admin_index_in_english(admin_client, city, monkeypatch):
 @pytest.mark.django_db
 def test_admin_changelists_in_english(admin_client, city):
     report_case(city, make_personas(city))
-    body = admin_client.get(
-        reverse("admin:store_category_changelist"), HTTP_ACCEPT_LANGUAGE="en"
-    ).content.decode()
+    body = admin_client.get(reverse("admin:store_category_changelist"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Minor class name" in body and "Component" in body
-    body = admin_client.get(
-        reverse("admin:store_case_changelist"), HTTP_ACCEPT_LANGUAGE="en"
-    ).content.decode()
+    body = admin_client.get(reverse("admin:store_case_changelist"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Awaiting acceptance" in body and "Case number" in body
 
 

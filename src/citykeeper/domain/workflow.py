@@ -286,14 +286,13 @@ def as_markdown() -> str:
             f"| {row.state.value} | {row.action.value} | {row.to.value} | {roles} | {row.clock.value} "
             f"| {', '.join(row.guards) or '-'} | {'yes' if row.needs_reason else 'no'} |"
         )
-    urge = TRANSITIONS[(State.REPORTED, Action.URGE)]
-    note = TRANSITIONS[(State.REPORTED, Action.NOTE)]
+    urge_roles = ", ".join(sorted(r.value for r in TRANSITIONS[(State.REPORTED, Action.URGE)].roles))
+    note_roles = ", ".join(sorted(r.value for r in TRANSITIONS[(State.REPORTED, Action.NOTE)].roles))
     lines += [
         "",
-        f"- `urge` (督办): every open state, stays in the state; roles {', '.join(sorted(r.value for r in urge.roles))};"
-        " reason required.",
+        f"- `urge` (督办): every open state, stays in the state; roles {urge_roles}; reason required.",
         f"- `note` (备注/补充照片): every state including terminal ones, stays in the state; roles "
-        f"{', '.join(sorted(r.value for r in note.roles))}; text or photo required.",
+        f"{note_roles}; text or photo required.",
         "",
         "Stage clocks by state:",
         "",

@@ -409,9 +409,7 @@ def _targets(row: _LimitRow, by_name: dict[tuple[str, str, str], list[Category]]
     return list(unique.values())
 
 
-def load_codebook(
-    *, categories_csv: Path | None = None, time_limits_csv: Path | None = None
-) -> CodebookReport:
+def load_codebook(*, categories_csv: Path | None = None, time_limits_csv: Path | None = None) -> CodebookReport:
     """Create missing categories and seed filing conditions; see the module docstring."""
     category_rows = _read_categories(Path(categories_csv or CATEGORIES_CSV))
     limit_rows = _read_time_limits(Path(time_limits_csv or TIME_LIMITS_CSV))
@@ -434,9 +432,7 @@ def load_codebook(
         ]
         Category.objects.bulk_create(new)
 
-        categories = list(
-            Category.objects.only("id", "standard", "kind", "major_code", "minor_name", "active")
-        )
+        categories = list(Category.objects.only("id", "standard", "kind", "major_code", "minor_name", "active"))
         by_name: dict[tuple[str, str, str], list[Category]] = defaultdict(list)
         for c in categories:
             if c.standard in (Standard.GB_47678, Standard.LEGACY):
@@ -559,18 +555,14 @@ def add_local_category(
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"The {name.replace('_', ' ')} must not be empty.", field=name)
         if len(value.strip()) > _MAX[name]:
-            raise InvalidInput(
-                f"The {name.replace('_', ' ')} has at most {_MAX[name]} characters.", field=name
-            )
+            raise InvalidInput(f"The {name.replace('_', ' ')} has at most {_MAX[name]} characters.", field=name)
     if not conditions:
         raise InvalidInput("A category needs at least one filing condition.", field="conditions")
     checked = [_check_condition(i, c) for i, c in enumerate(conditions)]
 
     with transaction.atomic():
         if Category.objects.filter(standard=Standard.LOCAL, kind=kind, minor_code=minor_code).exists():
-            raise InvalidInput(
-                f"A local {kind} category with code {minor_code} already exists.", field="minor_code"
-            )
+            raise InvalidInput(f"A local {kind} category with code {minor_code} already exists.", field="minor_code")
         category = Category.objects.create(
             standard=Standard.LOCAL,
             kind=kind,
@@ -610,12 +602,7 @@ def _check_condition(index: int, condition: object) -> tuple[str, float, LimitUn
         raise InvalidInput(
             f"Condition {index + 1} is longer than {_MAX['condition']} characters.", field=f"{where}.text"
         )
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise InvalidInput(f"Condition {index + 1} needs a positive time limit.", field=f"{where}.value")
     try:
         unit = LimitUnit(unit)
@@ -626,9 +613,7 @@ def _check_condition(index: int, condition: object) -> tuple[str, float, LimitUn
             field=f"{where}.unit",
         ) from None
     if closing is not None and not isinstance(closing, str):
-        raise InvalidInput(
-            f"Condition {index + 1}: the closing condition must be text.", field=f"{where}.closing"
-        )
+        raise InvalidInput(f"Condition {index + 1}: the closing condition must be text.", field=f"{where}.closing")
     closing = (closing or "").strip()
     if len(closing) > _MAX["closing"]:
         raise InvalidInput(

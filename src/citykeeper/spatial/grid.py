@@ -330,9 +330,7 @@ def _unit_grids(community: BaseGeometry, cell: float) -> list[BaseGeometry]:
                 continue
             owners = [kept[c] for c in candidates]
             shared = shapely.length(
-                shapely.intersection(
-                    shapely.boundary(sliver), shapely.boundary(np.asarray([geoms[o] for o in owners]))
-                )
+                shapely.intersection(shapely.boundary(sliver), shapely.boundary(np.asarray([geoms[o] for o in owners])))
             )
             best = int(np.argmax(shared))
             if shared[best] <= 0:
@@ -450,9 +448,7 @@ def generate_hierarchy(
             community_xy = communities_xy[c_idx]
             community_code = f"{street_code}{c_seq:03d}"
             community_row = len(rows)
-            rows.append(
-                (LEVEL_COMMUNITY, community_code, f"{street_name}第{c_seq}社区", street_row, community_xy)
-            )
+            rows.append((LEVEL_COMMUNITY, community_code, f"{street_name}第{c_seq}社区", street_row, community_xy))
 
             grids_xy = _unit_grids(community_xy, grid_cell_m)
             if len(grids_xy) > MAX_SEQUENCE:

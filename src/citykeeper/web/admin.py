@@ -138,9 +138,7 @@ class FilingConditionInline(admin.TabularInline):
             # Only the closing conditions of the category being edited.
             object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             kwargs["queryset"] = (
-                ClosingCondition.objects.filter(category_id=object_id)
-                if object_id
-                else ClosingCondition.objects.none()
+                ClosingCondition.objects.filter(category_id=object_id) if object_id else ClosingCondition.objects.none()
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -205,9 +203,7 @@ class FilingConditionAdmin(admin.ModelAdmin):
             # On a change page: only the closing conditions of this condition's category.
             object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             if object_id:
-                category_id = (
-                    FilingCondition.objects.filter(pk=object_id).values_list("category_id", flat=True).first()
-                )
+                category_id = FilingCondition.objects.filter(pk=object_id).values_list("category_id", flat=True).first()
                 kwargs["queryset"] = ClosingCondition.objects.filter(category_id=category_id)
             else:
                 kwargs["queryset"] = ClosingCondition.objects.select_related("category")

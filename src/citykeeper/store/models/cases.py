@@ -217,6 +217,7 @@ class CaseEvent(models.Model):
             "attachments": self.attachments,
         }
 
+
 class Attachment(models.Model):
     case = models.ForeignKey(Case, models.PROTECT, related_name="attachment_set", verbose_name=_("案件"))
     file = models.FileField(_("文件"), upload_to="cases/%Y/%m/")

@@ -1,0 +1,391 @@
+"""``citykeeper``: the command line of a CityKeeper deployment.
+
+    citykeeper demo        migrate, load the demo city once, serve it with the deadline worker
+    citykeeper migrate     apply database migrations
+    citykeeper load-demo   load the demo city of 徐州 (no-op when it is there)
+    citykeeper serve       the web server (gunicorn)
+    citykeeper worker      the periodic jobs (deadline ticker)
+    citykeeper tick        fire the deadline marks due now, once
+    citykeeper verify      walk every case's event chain; exit 1 if any history was altered
+    citykeeper seed-calendar / load-codebook
+    citykeeper manage ...  any Django management command
+
+Settings come from the environment (``CITYKEEPER_*``; see ``citykeeper/settings.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+STARTUP_SECONDS = 60
+
+
+def _setup() -> None:
+    """Point Django at our settings, make sure var/ exists, and set Django up."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citykeeper.settings")
+    import django
+    from django.apps import apps
+    from django.conf import settings
+
+    if not apps.ready:  # called in-process (tests, another command): set up once only
+        django.setup()
+    Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        return args.port
+    value = os.environ.get("CITYKEEPER_PORT", str(DEFAULT_PORT))
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"CITYKEEPER_PORT must be a port number, not {value!r}") from None
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0 if args.quiet else 1)
+    return 0
+
+
+def _migrate_quietly() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def _load(args: argparse.Namespace) -> int:
+    """Load the demo once: 0 when it is there, 1 if some simulated steps were refused,
+    2 if it cannot be loaded into this database."""
+    from django.utils import timezone
+
+    from citykeeper.demo import DemoConflict, is_loaded, load_demo
+
+    if is_loaded():
+        print("The demo city is already loaded; nothing to do.")
+        return 0
+    print(f"Loading the demo city of 徐州 ({args.days} days of history) ...", flush=True)
+    try:
+        summary = load_demo(now=timezone.now(), days=args.days, seed=args.seed, cases_per_day=args.cases_per_day)
+    except DemoConflict as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(summary)
+    return 0 if summary.refused_steps == 0 else 1
+
+
+def _print_summary(summary) -> None:
+    areas = ", ".join(f"{n} {level}" for level, n in sorted(summary.areas.items(), key=lambda kv: -kv[1]))
+    print(f"{summary.message} ({summary.seconds:.1f} s)")
+    print(f"  areas: {areas}")
+    print(f"  units: {summary.units}, users: {summary.users}, cases: {summary.cases}, events: {summary.events}")
+    states = ", ".join(f"{state} {n}" for state, n in summary.by_state.items())
+    print(f"  cases by state: {states}")
+    for warning in summary.warnings:
+        print(f"  warning: {warning}")
+    if summary.refused_steps:
+        print(f"  {summary.refused_steps} simulated steps were refused by the services:")
+        for line in summary.refused:
+            print(f"    {line}")
+
+
+def cmd_load_demo(args: argparse.Namespace) -> int:
+    _migrate_quietly()
+    return _load(args)
+
+
+def _collectstatic() -> None:
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def _gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "citykeeper.wsgi",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--graceful-timeout", "5",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _collectstatic()
+    argv = _gunicorn_argv(args.host, _port(args), args.workers, args.threads)
+    os.execv(argv[0], argv)  # gunicorn takes over this process and its signals
+    return 0  # pragma: no cover
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from citykeeper.jobs import worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.run(stop, once=args.once)
+    return 0
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from citykeeper.jobs.ticker import tick
+
+    report = tick(timezone.now())
+    print(f"warnings {report.warnings}, overdue {report.overdue}, lost races {report.lost_races}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from citykeeper.services.audit import verify_chains
+
+    checked, broken = verify_chains()
+    for problem in broken:
+        print(f"{problem.case_number} seq {problem.seq}: {problem.reason}")
+    print(f"checked {checked} cases, {len(broken)} altered")
+    return 1 if broken else 0
+
+
+def cmd_seed_calendar(args: argparse.Namespace) -> int:
+    from citykeeper.services.calendar import missing_years, seed_calendar
+
+    years = None
+    if args.years:
+        first, _, last = args.years.partition("-")
+        years = range(int(first), int(last or first) + 1)
+    result = seed_calendar(years)
+    print(
+        f"calendar: {result['days']} holiday/workday rows added, {result['skipped_years']} years unknown "
+        f"to chinese-calendar skipped"
+    )
+    from django.utils import timezone
+
+    missing = missing_years(timezone.localdate())
+    if missing:
+        print(f"warning: no calendar for {', '.join(map(str, missing))}; enter those holidays in the admin")
+    return 0
+
+
+def cmd_load_codebook(args: argparse.Namespace) -> int:
+    from citykeeper.services.codebook import load_codebook, seed_stage_limits
+
+    report = load_codebook()
+    stages = seed_stage_limits()
+    print(f"categories: {report.categories_created} created, {report.categories_existing} already there")
+    print(
+        f"filing conditions: {report.filing_conditions_created} from the real tables, "
+        f"{report.defaults_added} defaults; closing conditions: {report.closing_conditions_created}"
+    )
+    print(f"stage limits: {stages} created")
+    return 0
+
+
+# ---------------------------------------------------------------- demo: server and worker together
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def _banner(host: str, port: int) -> str:
+    from citykeeper.demo import DEMO_PASSWORD, DISTRICT_LOGINS, LOGINS
+
+    base = f"http://{_reachable(host)}:{port}"
+    rows = [("role", "username", "password", "who")]
+    rows += [(login.role, login.username, DEMO_PASSWORD, f"{login.display_name}，{login.note}") for login in LOGINS]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        "",
+        "CityKeeper (城市管家) demo is running: the demo city of 徐州 (Xuzhou)",
+        "",
+        f"  Web:       {base}/",
+        f"  Admin:     {base}/admin/",
+        f"  API docs:  {base}/api/v1/docs   (OpenAPI: {base}/api/v1/openapi.json)",
+        "",
+        "  Demo logins:",
+    ]
+    for i, row in enumerate(rows):
+        lines.append("    " + "  ".join(cell.ljust(widths[j]) if j < 3 else cell for j, cell in enumerate(row)))
+        if i == 0:
+            lines.append("    " + "  ".join("-" * w for w in widths) + "  " + "-" * 3)
+    lines += [
+        f"    District staff (scoped to one district): {', '.join(DISTRICT_LOGINS)}",
+        "",
+        "  The deadline worker is running. Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _stop(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _migrate_quietly()
+    if _load(args) == 2:
+        return 2
+    _collectstatic()
+    port = _port(args)
+    # Close this process's database connection before the children open theirs.
+    from django.db import connections
+
+    connections.close_all()
+
+    # Ctrl-C stops the demo even when started from a shell that ignores SIGINT for
+    # background jobs; SIGTERM (e.g. from a process manager) does the same.
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, on_term)
+    server = subprocess.Popen(_gunicorn_argv(args.host, port, args.workers, args.threads))
+    procs = [server]
+    try:
+        worker = subprocess.Popen([sys.executable, "-m", "citykeeper", "worker"])
+        procs.append(worker)
+        if not _wait_until_up(f"http://{_reachable(args.host)}:{port}/healthz", server, STARTUP_SECONDS):
+            print(
+                f"The web server did not come up on {args.host}:{port} (is the port in use? try --port).",
+                file=sys.stderr,
+            )
+            return 1
+        print(_banner(args.host, port), flush=True)
+        while True:
+            for proc, name in ((server, "web server"), (worker, "worker")):
+                if proc.poll() is not None:
+                    print(
+                        f"The {name} stopped (exit code {proc.returncode}); stopping the demo.",
+                        file=sys.stderr,
+                    )
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping the web server and the worker ...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        _stop(procs)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _parser() -> argparse.ArgumentParser:
+    from citykeeper.demo.loader import DEFAULT_CASES_PER_DAY, DEFAULT_DAYS, DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(prog="citykeeper", description="CityKeeper (城市管家) command line")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    def demo_options(p):
+        p.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history (default %(default)s)")
+        p.add_argument(
+            "--cases-per-day",
+            type=int,
+            default=DEFAULT_CASES_PER_DAY,
+            help="average reports a day (default %(default)s)",
+        )
+        p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
+
+    def server_options(p):
+        p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)")
+        p.add_argument("--port", type=int, default=None, help=f"port (default $CITYKEEPER_PORT or {DEFAULT_PORT})")
+        p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default %(default)s)")
+        p.add_argument("--threads", type=int, default=4, help="threads per worker (default %(default)s)")
+
+    p = sub.add_parser("demo", help="migrate, load the demo city once, run the web server and the worker")
+    demo_options(p)
+    server_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("load-demo", help="migrate and load the demo city of 徐州 (no-op when loaded)")
+    demo_options(p)
+    p.set_defaults(func=cmd_load_demo)
+
+    p = sub.add_parser("serve", help="run the web server (gunicorn)")
+    server_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run the periodic jobs (deadline ticker) until stopped")
+    p.add_argument("--once", action="store_true", help="run each job once and exit")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("tick", help="fire the deadline warnings and overdue marks due now, once")
+    p.set_defaults(func=cmd_tick)
+
+    p = sub.add_parser("verify", help="check every case's hash chain; exit 1 if any history was altered")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("seed-calendar", help="seed working hours and holidays (chinese-calendar)")
+    p.add_argument("--years", help="a year or a range, e.g. 2025 or 2024-2026 (default: all known)")
+    p.set_defaults(func=cmd_seed_calendar)
+
+    p = sub.add_parser("load-codebook", help="load categories, filing conditions and stage limits")
+    p.set_defaults(func=cmd_load_codebook)
+
+    sub.add_parser("manage", help="run a Django management command: citykeeper manage <command> ...")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "manage":
+        _setup()
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["citykeeper manage", *argv[1:]])
+        return 0
+    _setup()
+    args = _parser().parse_args(argv)
+    return args.func(args)
