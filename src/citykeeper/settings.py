@@ -83,6 +83,8 @@ TEMPLATES = [
 
 DB_ENGINE = os.environ.get("CITYKEEPER_DB", "sqlite")
 if DB_ENGINE == "sqlite":
+    # The embedded database lives in var/; a fresh clone has none yet.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "citykeeper.store.sqlite",
