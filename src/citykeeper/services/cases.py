@@ -438,6 +438,7 @@ def _load_for_move(number: str, actor: User) -> Case:
         # Lock only the case row: PostgreSQL cannot lock the nullable side of a join.
         Case.objects.select_for_update(of=("self",))
         .select_related("category", "condition", "area", "unit")
+        .defer("area__geometry")
         .filter(number=number)
         .first()
     )

@@ -23,6 +23,14 @@ class AreaClass(models.TextChoices):
     C = "C", _("C类")
 
 
+class AreaManager(models.Manager):
+    """Areas without their boundary unless asked for: a district's GeoJSON is tens of
+    kilobytes, and most reads (a case's grid, a user's scope) need only codes and paths."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer("geometry")
+
+
 class Area(models.Model):
     """One node of the area tree: city → district → street office → community → unit grid.
 
@@ -44,7 +52,10 @@ class Area(models.Model):
     area_m2 = models.FloatField(_("面积 (m²)"), null=True, blank=True)
     synthetic = models.BooleanField(_("生成数据"), default=False, help_text=_("由生成器划分，非测绘数据"))
 
+    objects = AreaManager()
+
     class Meta:
+        base_manager_name = "objects"  # related access (case.area, user.scope_area) defers too
         verbose_name = _("区域")
         verbose_name_plural = _("区域")
         ordering = ["path"]
