@@ -258,7 +258,7 @@ def report(
             if existing is not None:
                 return existing
         raise
-    _after_commit(case, "report", actor, role)
+    after_commit(case, "report", actor, role)
     return case
 
 
@@ -526,7 +526,7 @@ def _move(
             data=_event_data(action, data, case),
             attachments=attachments,
         )
-    _after_commit(case, action.value, actor, role)
+    after_commit(case, action.value, actor, role)
     return case
 
 
@@ -551,7 +551,7 @@ def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
     return out
 
 
-def _after_commit(case: Case, kind: str, actor: User | None, role: str) -> None:
+def after_commit(case: Case, kind: str, actor: User | None, role: str) -> None:
     number, state = case.number, case.state
     actor_id = actor.pk if actor else None
 

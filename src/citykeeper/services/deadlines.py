@@ -13,7 +13,7 @@ import logging
 
 from django.db import transaction
 
-from citykeeper.services.cases import _after_commit, append_event, clock_fields, clock_of
+from citykeeper.services.cases import after_commit, append_event, clock_fields, clock_of
 from citykeeper.store.models import Case
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def fire_due(case_id: int, *, expected_due: dt.datetime, now: dt.datetime) -> st
             to_state=case.state,
             data={"stage": case.stage, "deadline_at": case.stage_deadline_at.isoformat()},
         )
-    _after_commit(case, kind, None, "system")
+    after_commit(case, kind, None, "system")
     return kind
 
 
