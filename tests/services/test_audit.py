@@ -79,6 +79,32 @@ def test_verify_finds_a_deleted_event(city, people):
     assert "missing" in broken[0].reason
 
 
+def test_verify_finds_the_newest_events_removed(city, people):
+    tampered = a_case_with_history(city, people)
+    newest = tampered.events.get(seq=3)
+    _rewrite(f"DELETE FROM store_case_event WHERE id = {newest.pk}")
+    _, broken = verify_chains()
+    assert [(b.case_number, b.seq) for b in broken] == [(tampered.number, 3)]
+    assert "newest events were removed" in broken[0].reason
+
+
+def test_verify_finds_a_case_row_whose_chain_head_was_rewritten(city, people):
+    from citykeeper.store.models import Case
+
+    tampered = a_case_with_history(city, people)
+    Case.objects.filter(pk=tampered.pk).update(chain_head="f" * 64)
+    _, broken = verify_chains()
+    assert [(b.case_number, b.seq) for b in broken] == [(tampered.number, 3)]
+    assert "chain head" in broken[0].reason
+
+
+def test_each_move_records_the_chain_head_on_the_case(city, people):
+    case = a_case_with_history(city, people)
+    last = case.events.order_by("-seq").first()
+    assert (case.chain_seq, case.chain_head) == (3, last.hash)
+    assert last.prev_hash == case.events.get(seq=2).hash
+
+
 def _rewrite(sql: str) -> None:
     """What someone with full database rights could do: lift the guard, rewrite, restore it."""
     import importlib

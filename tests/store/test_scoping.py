@@ -70,3 +70,30 @@ def test_staff_without_a_scope_area_see_nothing(city, people):
     report_case(city, people)
     people.operator.scope_area = None
     assert visible(people.operator) == set()
+
+
+def test_the_predicate_on_a_loaded_case_agrees_with_restrict_for_every_persona_and_action(city, people):
+    from dataclasses import fields
+
+    from citykeeper.store.querysets import may
+
+    at = MONDAY_9AM
+    report_case(city, people, source="citizen")
+    report_case(city, people, grid=city.other_grid)
+    dispatched = report_case(city, people)
+    dispatched = svc.accept(dispatched.number, actor=people.operator, version=1, at=at)
+    dispatched = svc.file(
+        dispatched.number, actor=people.shift_lead, version=2, at=at, data=svc.MoveInput(condition=city.condition)
+    )
+    svc.dispatch(dispatched.number, actor=people.dispatcher, version=3, at=at, data=svc.MoveInput(unit=city.unit))
+    cases = list(Case.objects.all())
+    superuser = people.leader
+    superuser.is_superuser = True
+    checked = 0
+    for persona in [getattr(people, f.name) for f in fields(people)]:
+        for action in ("view", "act"):
+            listed = visible(persona, action)
+            assert {c.number for c in cases if may(persona, c, action)} == listed, (persona.username, action)
+            checked += 1
+    assert checked == 2 * len(fields(people))
+    assert visible(superuser) == {c.number for c in cases}

@@ -32,7 +32,7 @@ def _env_int(name: str, default: int) -> int:
     return int(value)
 
 
-DEFAULT_CASES_PER_DAY = _env_int("CITYKEEPER_DEMO_CASES_PER_DAY", 15)
+DEFAULT_CASES_PER_DAY = _env_int("CITYKEEPER_DEMO_CASES_PER_DAY", 30)
 MISSING_YEAR_SOURCE = "citykeeper demo: default week only, holidays not entered"
 
 

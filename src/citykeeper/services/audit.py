@@ -22,6 +22,20 @@ def _links(case: Case, events: list[CaseEvent]) -> Iterator[tuple[int, dict, str
         yield event.seq, event.chain_content(), event.prev_hash, event.hash
 
 
+def _head_problem(case: Case, last: CaseEvent) -> BrokenChain | None:
+    """The chain is whole up to ``last``; does the case row agree that ``last`` is its head?
+
+    Removing the newest events leaves an intact shorter chain; only the head stored on
+    the case (written with every move) shows the loss.
+    """
+    if case.chain_seq > last.seq:
+        missing = f"{last.seq + 1}" if case.chain_seq == last.seq + 1 else f"{last.seq + 1}–{case.chain_seq}"
+        return BrokenChain(case.number, last.seq + 1, f"event {missing} is missing (the newest events were removed)")
+    if case.chain_seq != last.seq or case.chain_head != last.hash:
+        return BrokenChain(case.number, last.seq, "the case's chain head does not match its last event")
+    return None
+
+
 def verify_chains(*, batch: int = 500) -> tuple[int, list[BrokenChain]]:
     """Return (cases checked, broken chains). Reads in batches to bound memory."""
     checked = 0
@@ -35,10 +49,13 @@ def verify_chains(*, batch: int = 500) -> tuple[int, list[BrokenChain]]:
         for event in CaseEvent.objects.filter(case_id__in=by_case).order_by("case_id", "seq"):
             by_case[event.case_id].append(event)
         for case in cases:
-            problem = verify(_links(case, by_case[case.pk]))
-            if problem is None and not by_case[case.pk]:
-                broken.append(BrokenChain(case.number, 1, "the case has no events (its report was removed)"))
-            elif problem is not None:
+            events = by_case[case.pk]
+            problem = verify(_links(case, events))
+            if problem is not None:
                 broken.append(BrokenChain(case.number, problem.seq, problem.reason))
+            elif not events:
+                broken.append(BrokenChain(case.number, 1, "the case has no events (its report was removed)"))
+            elif (head := _head_problem(case, events[-1])) is not None:
+                broken.append(head)
             checked += 1
         last_id = cases[-1].pk

@@ -45,6 +45,7 @@ from citykeeper.store.models import (
     User,
 )
 from citykeeper.store.models.cases import Source
+from citykeeper.store.querysets import may
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def _calendar_of(clock: clocks.StageClock):
 # ---------------------------------------------------------------- events
 
 
-def append_event(
+def next_event(
     case: Case,
     *,
     kind: str,
@@ -144,11 +145,14 @@ def append_event(
     data: dict | None = None,
     attachments: list | None = None,
 ) -> CaseEvent:
-    """Append the next event of ``case``'s chain. Call inside the case's locked transaction."""
-    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
+    """The next link of ``case``'s chain, hashed from the head stored on the case; not saved.
+
+    The caller moves the head (``chain_fields``) in the same compare-and-set update that
+    changes the case, then saves the event, all inside the case's locked transaction.
+    """
     event = CaseEvent(
         case=case,
-        seq=(last["seq"] + 1) if last else 1,
+        seq=case.chain_seq + 1,
         kind=kind,
         at=at,
         actor=actor,
@@ -162,21 +166,27 @@ def append_event(
         reason=reason,
         data=data or {},
         attachments=attachments or [],
-        prev_hash=last["hash"] if last else GENESIS,
+        prev_hash=case.chain_head or GENESIS,
     )
     event.hash = link_hash(event.prev_hash, event.chain_content())
-    event.save()
     return event
 
 
+def chain_fields(event: CaseEvent) -> dict[str, Any]:
+    """The case columns that record ``event`` as the chain's new head."""
+    return {"chain_seq": event.seq, "chain_head": event.hash}
+
+
 def _next_number(city_code: str, at: dt.datetime) -> str:
+    """The next number of the local day; the counter row is locked by the increment."""
     from django.utils import timezone
 
     day = timezone.localtime(at).date()
-    counter, _ = CaseNumberCounter.objects.get_or_create(city_code=city_code, day=day)
-    CaseNumberCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
-    counter.refresh_from_db(fields=["last"])
-    return case_number(day, counter.last)
+    counters = CaseNumberCounter.objects.filter(city_code=city_code, day=day)
+    if not counters.update(last=F("last") + 1):  # the day's first case
+        CaseNumberCounter.objects.get_or_create(city_code=city_code, day=day)
+        counters.update(last=F("last") + 1)
+    return case_number(day, counters.values_list("last", flat=True).get())
 
 
 # ---------------------------------------------------------------- report
@@ -239,8 +249,7 @@ def report(
             )
             for name, value in clock_fields(_start_stage(case, Stage.ACCEPT, at)).items():
                 setattr(case, name, value)
-            case.save()
-            append_event(
+            event = next_event(
                 case,
                 kind="report",
                 at=at,
@@ -251,6 +260,10 @@ def report(
                 attachments=_attachment_refs(case, attachments or []),
                 reason=description,
             )
+            for name, value in chain_fields(event).items():
+                setattr(case, name, value)
+            case.save()
+            event.save()
     except IntegrityError:
         # Two retries raced with the same key: the other one made the case.
         if idempotency_key:
@@ -434,17 +447,12 @@ def _acting_role(row: Transition, actor: User) -> Role:
 
 
 def _load_for_move(number: str, actor: User) -> Case:
-    case = (
-        # Lock only the case row: PostgreSQL cannot lock the nullable side of a join.
-        Case.objects.select_for_update(of=("self",))
-        .select_related("category", "condition", "area", "unit")
-        .defer("area__geometry")
-        .filter(number=number)
-        .first()
-    )
-    if case is None:
-        raise NotFound(f"No case numbered {number}.", field="number")
-    return case
+    # The case row alone: the scope check reads its own area_path and unit_id, the limits
+    # come from the limit table by id, and a guard that needs a related row loads it.
+    try:
+        return Case.objects.select_for_update().get(number=number)
+    except Case.DoesNotExist:
+        raise NotFound(f"No case numbered {number}.", field="number") from None
 
 
 def _move(
@@ -460,7 +468,7 @@ def _move(
 ) -> Case:
     with transaction.atomic():
         case = _load_for_move(number, actor)
-        if not Case.objects.restrict(actor, "act").filter(pk=case.pk).exists():
+        if not may(actor, case, "act"):
             # Same answer as for a case that does not exist would hide too much from
             # staff who mistype a number; say it is out of scope without details.
             raise NotPermitted(f"Case {number} is outside your scope.", field="number")
@@ -507,13 +515,9 @@ def _move(
         changes["updated_at"] = at
         if row.to in (State.CLOSED, State.REJECTED, State.VOIDED, State.MERGED):
             changes["closed_at"] = at
-        updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
-        if updated != 1:  # belt and braces: the row lock should make this unreachable
-            raise StaleVersion(f"Case {number} changed while you were acting on it; reload.", field="version")
         for name, value in changes.items():
             setattr(case, name, value)
-        case.version = version + 1
-        append_event(
+        event = next_event(
             case,
             kind=action.value,
             at=at,
@@ -526,6 +530,14 @@ def _move(
             data=_event_data(action, data, case),
             attachments=attachments,
         )
+        changes.update(chain_fields(event))
+        updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
+        if updated != 1:  # belt and braces: the row lock should make this unreachable
+            raise StaleVersion(f"Case {number} changed while you were acting on it; reload.", field="version")
+        for name, value in chain_fields(event).items():
+            setattr(case, name, value)
+        case.version = version + 1
+        event.save()
     after_commit(case, action.value, actor, role)
     return case
 

@@ -32,7 +32,7 @@ from django.db import transaction
 
 from citykeeper.domain.clock import LimitUnit
 from citykeeper.domain.errors import InvalidInput
-from citykeeper.services.limits import DEFAULT_STAGE_LIMITS, DEFAULT_WARN_RATIO
+from citykeeper.services.limits import DEFAULT_STAGE_LIMITS, DEFAULT_WARN_RATIO, limits_changed
 from citykeeper.store.models import Category, ClosingCondition, FilingCondition, StageLimit
 from citykeeper.store.models.codebook import Kind, Standard
 
@@ -501,6 +501,7 @@ def load_codebook(*, categories_csv: Path | None = None, time_limits_csv: Path |
                     )
                 )
         FilingCondition.objects.bulk_create(defaults)
+        limits_changed()
 
     return CodebookReport(
         categories_created=len(new),
@@ -636,4 +637,5 @@ def seed_stage_limits() -> int:
             if stage not in have
         ]
         StageLimit.objects.bulk_create(rows)
+        limits_changed()
     return len(rows)

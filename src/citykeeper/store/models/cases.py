@@ -104,6 +104,12 @@ class Case(models.Model):
     # The earliest instant the ticker must look at this case; NULL when nothing is due.
     next_deadline_at = models.DateTimeField(_("下次检查"), null=True, blank=True)
 
+    # The head of the event chain: the last event's seq and hash. Moves append from it
+    # without reading the log, and ``verify`` compares it with the log's last event, so
+    # removing the newest events is as visible as altering older ones.
+    chain_seq = models.PositiveIntegerField(_("事件数"), default=0, editable=False)
+    chain_head = models.CharField(_("链头哈希"), max_length=64, blank=True, editable=False)
+
     rework_count = models.PositiveSmallIntegerField(_("返工次数"), default=0)
     return_count = models.PositiveSmallIntegerField(_("回退次数"), default=0)
     extension_count = models.PositiveSmallIntegerField(_("延期次数"), default=0)
