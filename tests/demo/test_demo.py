@@ -99,6 +99,12 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
     assert not Case.objects.filter(reported_at__gt=NOW).exists()
     assert not CaseEvent.objects.filter(at__gt=NOW).exists()
 
+    # Each case's events happen in the order of their chain.
+    last: dict[int, object] = {}
+    for case_id, at in CaseEvent.objects.order_by("case_id", "seq").values_list("case_id", "at"):
+        assert at >= last.get(case_id, at), case_id
+        last[case_id] = at
+
     # Each case lies inside its unit grid.
     for case in Case.objects.select_related("area")[:50]:
         assert case.area.level == "grid"
@@ -135,3 +141,13 @@ def test_the_demo_is_deterministic_for_a_seed(db):
     first = _history_of(7)
     assert first and first == _history_of(7)
     assert first != _history_of(8)
+
+
+def test_a_demo_loaded_on_a_weekend_night_has_work_waiting_at_every_stage(db):
+    from citykeeper.demo.history import STALLS
+
+    sunday_after_midnight = local(2026, 11, 22, 0, 30)
+    summary = load_demo(now=sunday_after_midnight, days=4, cases_per_day=4)
+    assert summary.loaded and summary.refused_steps == 0, summary.refused
+    waiting = set(Case.objects.values_list("state", flat=True))
+    assert {state for state, *_ in STALLS} <= waiting

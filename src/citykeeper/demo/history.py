@@ -100,25 +100,27 @@ COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
 )
 
 # Recent cases that stop in a given state, so every queue has something in it:
-# (state, flags the path needs, non-inspector source?, hours before now (min, max)).
+# (state, flags the path needs, non-inspector source?, working hours before now (min, max)).
+# Counted in working hours, so a load at night or on a weekend still finds the
+# previous working day's work waiting, as a centre would on Monday morning.
 STALLS: tuple[tuple[str, frozenset[str], bool, tuple[float, float]], ...] = tuple(
     (state, frozenset(flags), public, hours)
     for state, flags, public, hours in (
-        ("reported", set(), False, (0.3, 3)),
-        ("verifying", set(), True, (0.3, 3)),
-        ("verified", set(), True, (0.5, 4)),
-        ("self_disposed", {"self_dispose"}, False, (0.3, 3)),
-        ("accepted", set(), False, (0.3, 3)),
-        ("filed", set(), False, (0.3, 4)),
-        ("dispatched", set(), False, (8, 48)),
-        ("return_requested", {"return"}, False, (4, 48)),
-        ("extension_requested", {"extension"}, False, (8, 72)),
-        ("suspension_requested", {"suspension"}, False, (8, 72)),
-        ("suspended", {"suspension"}, False, (48, 240)),
-        ("disposed", set(), False, (24, 144)),
-        ("checking", set(), False, (24, 144)),
-        ("check_failed", {"check_fail"}, False, (48, 144)),
-        ("checked", set(), False, (24, 144)),
+        ("reported", set(), False, (0.2, 2)),
+        ("verifying", set(), True, (0.2, 2)),
+        ("verified", set(), True, (0.5, 3)),
+        ("self_disposed", {"self_dispose"}, False, (0.2, 2)),
+        ("accepted", set(), False, (0.2, 2)),
+        ("filed", set(), False, (0.2, 3)),
+        ("dispatched", set(), False, (2, 16)),
+        ("return_requested", {"return"}, False, (2, 16)),
+        ("extension_requested", {"extension"}, False, (6, 24)),
+        ("suspension_requested", {"suspension"}, False, (6, 24)),
+        ("suspended", {"suspension"}, False, (16, 80)),
+        ("disposed", set(), False, (8, 40)),
+        ("checking", set(), False, (8, 40)),
+        ("check_failed", {"check_fail"}, False, (16, 64)),
+        ("checked", set(), False, (8, 48)),
     )
 )
 STALLS_PER_STATE = 2
@@ -147,8 +149,10 @@ class Plan:
 
 @dataclass
 class Step:
+    """A service call due at ``at``; ``run`` gets the case and the instant it happens."""
+
     at: dt.datetime
-    run: Callable[[Case | None], Case]
+    run: Callable[[Case | None, dt.datetime], Case]
 
 
 @dataclass
@@ -157,6 +161,7 @@ class Runner:
     step: Step
     stall: str = ""
     case: Case | None = None
+    last_at: dt.datetime | None = None
 
 
 @dataclass
@@ -263,8 +268,8 @@ class History:
             plan.__dict__.update(replacement.__dict__)
         for state, flags, public, (lo, hi) in STALLS:
             for _ in range(STALLS_PER_STATE):
-                hours = min(rng.uniform(lo, hi), self.days * 24 - 1)
-                at = self.now - dt.timedelta(hours=hours)
+                at = self._working_before(self.now, dt.timedelta(hours=rng.uniform(lo, hi)))
+                at = max(at, self.now - dt.timedelta(days=self.days) + dt.timedelta(hours=1))  # a short history
                 source = Source.HOTLINE if public else Source.INSPECTOR
                 plan = self._plan(at, source, flags)
                 plan.stall = state
@@ -343,12 +348,16 @@ class History:
             _, _, runner = heapq.heappop(self._heap)
             step = runner.step
             if step.at > self.now:
-                continue  # not happened yet: the case waits in its current state
+                if not runner.stall or runner.last_at is None:
+                    continue  # not happened yet: the case waits in its current state
+                # A case meant to wait at a given stage gets there before now, a little
+                # faster than planned, so the queue it stands for is never empty.
+                step.at = self._squeeze(runner.last_at)
             case = runner.case
             if case is not None and case.next_deadline_at is not None and case.next_deadline_at <= step.at:
                 self.result.deadline_marks += len(deadlines.catch_up(case, now=step.at))
             try:
-                runner.case = step.run(case)
+                runner.case = step.run(case, step.at.astimezone(dt.UTC))
             except DomainError as exc:
                 self.result.failures += 1
                 if len(self.result.failed) < 20:
@@ -356,6 +365,7 @@ class History:
                 log.warning("demo step refused", extra={"case": case.number if case else "", "error": exc.message})
                 continue
             self.result.steps += 1
+            runner.last_at = step.at
             if case is None:
                 self.result.cases += 1
             if runner.stall and runner.case.state == runner.stall:
@@ -376,6 +386,24 @@ class History:
         heapq.heappush(self._heap, (first.at, next(self._seq), runner))
 
     # ------------------------------------------------------------------ time
+
+    def _squeeze(self, last: dt.datetime) -> dt.datetime:
+        """An instant between ``last`` and now, for a step that would come after now."""
+        room = self.now - last
+        return last + max(room * self.rng.uniform(0.2, 0.6), min(room / 2, dt.timedelta(seconds=20)))
+
+    def _working_before(self, end: dt.datetime, working: dt.timedelta) -> dt.datetime:
+        """The latest instant with ``working`` working time between it and ``end``."""
+        lo, hi = end - dt.timedelta(days=45), end
+        if self.cal.between(lo, end) < working:
+            return lo
+        while hi - lo > dt.timedelta(seconds=1):  # between(x, end) shrinks as x grows
+            mid = lo + (hi - lo) / 2
+            if self.cal.between(mid, end) >= working:
+                lo = mid
+            else:
+                hi = mid
+        return lo.replace(microsecond=0)
 
     def _local(self, t: dt.datetime) -> dt.datetime:
         return t.astimezone(self.tz)
@@ -450,9 +478,8 @@ class History:
     @staticmethod
     def _move(at: dt.datetime, verb, actor: User, **data) -> Step:
         move_input = MoveInput(**data)
-        instant = at.astimezone(dt.UTC)  # the zone the database hands instants back in
 
-        def run(case):
+        def run(case, instant):
             return verb(case.number, actor=actor, version=case.version, at=instant, data=move_input)
 
         return Step(at, run)
@@ -485,9 +512,8 @@ class History:
             phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
         self.sources[source] += 1
         category, area = plan.choice.category, plan.grid.area
-        instant = at.astimezone(dt.UTC)
 
-        def run(_):
+        def run(_, instant):
             return svc.report(
                 actor=reporter,
                 source=source,
@@ -671,24 +697,24 @@ class History:
         operator = self._operator(p)
         reporter = operator if source == Source.HOTLINE else None
         case = yield self._report(p, at, source=source, reporter=reporter, near=(target.lon, target.lat))
-        t = self._centre(case, at).astimezone(dt.UTC)
+        t = self._centre(case, at)
         runner_case = self._latest(target)
 
-        def run(dup: Case) -> Case:
+        def run(dup: Case, instant: dt.datetime) -> Case:
             current = runner_case()
             if current.is_open:
                 return svc.merge(
                     dup.number,
                     actor=operator,
                     version=dup.version,
-                    at=t,
+                    at=instant,
                     data=MoveInput(target=current, reason=f"与案件{current.number}为同一问题，合并处理"),
                 )
             return svc.reject(
                 dup.number,
                 actor=operator,
                 version=dup.version,
-                at=t,
+                at=instant,
                 data=MoveInput(reason="重复举报，该问题已处理完毕"),
             )
 
