@@ -12,7 +12,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench clean
 
 ## make demo: create .venv, install, migrate, load the demo city, serve it with the worker
 demo: $(RUNTIME_STAMP)
@@ -24,8 +24,12 @@ test: $(TEST_STAMP)
 
 ## make lint: ruff and the import-layer contracts
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
+
+## make bench: speed figures on SQLite and PostgreSQL, written to docs/benchmarks.md
+bench: $(RUNTIME_STAMP)
+	$(PY) bench/run.py
 
 ## make clean: remove the virtualenv, var/ (the demo database, static files, media) and caches
 clean:
