@@ -17,6 +17,17 @@ def test_seeding_writes_the_2026_national_day_holidays_and_swapped_workdays(db):
     assert cal.missing_years(dt.date(2026, 11, 21)) == [2027]
 
 
+def test_a_provisional_year_is_counted_on_but_still_missing_until_someone_confirms_it(db):
+    cal.seed_calendar([2026])
+    year = CalendarYear.objects.create(year=2027, source=cal.PROVISIONAL_SOURCE)
+    cal.invalidate()
+    assert cal.working_calendar().is_working(local(2027, 1, 4, 9, 0))  # deadlines may reach it
+    assert cal.missing_years(dt.date(2026, 11, 21)) == [2027]  # the warning stays
+    year.confirmed_by = "周杰"
+    year.save()
+    assert cal.missing_years(dt.date(2026, 11, 21)) == []
+
+
 def test_an_edit_of_an_existing_day_reaches_another_process_once_its_cache_expires(db, monkeypatch):
     cal.seed_calendar([2026])
     calendar = cal.working_calendar()

@@ -15,7 +15,7 @@ from django.db.models import Count
 from citykeeper.demo.city import CITY_CODE, DEMO_PASSWORD, LOGINS, Login, build_city, demo_usernames
 from citykeeper.demo.history import History
 from citykeeper.jobs.ticker import tick
-from citykeeper.services.calendar import invalidate, seed_calendar, working_calendar
+from citykeeper.services.calendar import PROVISIONAL_SOURCE, invalidate, seed_calendar, working_calendar
 from citykeeper.services.codebook import load_codebook, seed_stage_limits
 from citykeeper.store.models import Area, CalendarYear, Case, CaseEvent, Unit, User
 
@@ -33,7 +33,6 @@ def _env_int(name: str, default: int) -> int:
 
 
 DEFAULT_CASES_PER_DAY = _env_int("CITYKEEPER_DEMO_CASES_PER_DAY", 30)
-MISSING_YEAR_SOURCE = "citykeeper demo: default week only, holidays not entered"
 
 
 class DemoConflict(Exception):
@@ -81,7 +80,7 @@ def _calendar_years(first: int, last: int) -> list[str]:
     warnings = []
     for year in range(first, last + 1):
         if year not in have:
-            CalendarYear.objects.create(year=year, source=MISSING_YEAR_SOURCE)
+            CalendarYear.objects.create(year=year, source=PROVISIONAL_SOURCE)
             warnings.append(
                 f"calendar year {year}: holidays unknown to chinese-calendar; "
                 f"the demo uses the default week — enter its holidays in the admin"

@@ -128,7 +128,16 @@ def _holiday_name(name: str) -> str:
     return _NAMES.get(name, name)
 
 
+# The source of a year row written so deadlines can be counted before its holidays are
+# known (the demo does this): the default week only. It still counts as missing for the
+# warnings until an administrator enters the holidays and confirms the year.
+PROVISIONAL_SOURCE = "provisional: default week only, holidays not entered"
+
+
 def missing_years(today: dt.date, *, ahead: int = 1) -> list[int]:
-    """Years from this one to ``ahead`` years on that have no calendar rows."""
-    have = set(CalendarYear.objects.values_list("year", flat=True))
-    return [y for y in range(today.year, today.year + ahead + 1) if y not in have]
+    """Years from this one to ``ahead`` years on whose holidays are not entered: no year
+    row, or a provisional one nobody has confirmed."""
+    entered = set(
+        CalendarYear.objects.exclude(source=PROVISIONAL_SOURCE, confirmed_by="").values_list("year", flat=True)
+    )
+    return [y for y in range(today.year, today.year + ahead + 1) if y not in entered]
