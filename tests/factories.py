@@ -19,6 +19,7 @@ from citykeeper.store.models import (
     Case,
     Category,
     ClosingCondition,
+    Component,
     FilingCondition,
     RoleGrant,
     StageLimit,
@@ -166,4 +167,23 @@ def report_case(c: City, p: Personas, *, at=MONDAY_9AM, source="inspector", grid
         lon=117.18,
         lat=34.26,
         **kw,
+    )
+
+
+def make_component(city: City, *, maintainer=None, owner=None, code="32030201002000001") -> Component:
+    """A 污水井盖 in the test grid."""
+    return Component.objects.create(
+        code=code,
+        name="污水井盖",
+        category=city.category,
+        geometry_kind="point",
+        geometry={"type": "Point", "coordinates": [117.18, 34.26]},
+        lon=117.18,
+        lat=34.26,
+        grid=city.grid,
+        area_path=city.grid.path,
+        surveyed_on=dt.date(2026, 3, 1),
+        maintainer_unit=maintainer,
+        owner_unit=owner,
+        updated_at=MONDAY_9AM,
     )

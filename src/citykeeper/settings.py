@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "citykeeper.store",
+    "citykeeper.services",
     "citykeeper.web",
 ]
 

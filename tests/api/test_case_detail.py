@@ -51,7 +51,11 @@ def test_the_detail_has_the_clock_names_and_the_timeline_in_order(api, city, peo
     assert file_event["actor"] == "shiftlead" and file_event["actor_name"] == "shiftlead"
     assert file_event["role"] == "shift_lead"
     assert (file_event["from_state"], file_event["to_state"]) == ("accepted", "filed")
-    assert file_event["reason"] == "立案" and file_event["data"] == {"condition": city.condition.pk}
+    assert file_event["reason"] == "立案" and file_event["data"] == {
+        "condition": city.condition.pk,
+        "proposed_unit": None,  # the test city has no routing rules: the case awaits triage
+        "routing_step": "triage",
+    }
     assert file_event["outcome"]["stage"] == "file" and file_event["outcome"]["on_time"] is True
     assert timeline[3]["stage"] == "dispose" and timeline[3]["stage_deadline_at"] == clock["deadline_at"]
 

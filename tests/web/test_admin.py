@@ -21,11 +21,15 @@ from citykeeper.store.models import (
     Case,
     CaseEvent,
     Category,
+    Component,
     FilingCondition,
+    GazetteerEntry,
+    ResponsibilityGrid,
     RoleGrant,
+    RoutingRule,
     User,
 )
-from tests.factories import local, make_personas, report_case
+from tests.factories import local, make_component, make_personas, report_case
 
 READ_ONLY = {Case, CaseEvent}
 NO_ADD = READ_ONLY | {ApiToken}
@@ -51,6 +55,10 @@ def test_configuration_tables_are_registered():
         "ApiToken",
         "Case",
         "CaseEvent",
+        "Component",
+        "ResponsibilityGrid",
+        "GazetteerEntry",
+        "RoutingRule",
     ]:
         assert any(m.__name__ == model_name for m in registered), model_name
 
@@ -64,6 +72,14 @@ def test_every_changelist_add_and_change_page_opens(admin_client, city):
         user=people.operator, name="t", key_hash="x" * 64, prefix="ck_abcd", created_at=timezone.now()
     )
     Group.objects.create(name="配置管理员")
+    make_component(city)
+    RoutingRule.objects.create(kind="area_category", area=city.district, category=city.category, unit=city.unit)
+    ResponsibilityGrid.objects.create(
+        code="R-GL-01", name="鼓楼一号责任网格", area=city.district, geometry={}, area_m2=1.0
+    )
+    GazetteerEntry.objects.create(
+        kind="road", name="中山北路", geometry={"type": "Point", "coordinates": [117.18, 34.26]}, lon=117.18, lat=34.26
+    )
     for model in admin.site._registry:
         response = admin_client.get(_url(model, "changelist"))
         assert response.status_code == 200, (model, response.status_code)
@@ -323,3 +339,32 @@ def test_filing_condition_inline_offers_only_its_category_closing_conditions(adm
     body = admin_client.get(_url(FilingCondition, "change", city.condition.pk)).content.decode()
     assert "更换或修复" in body and "无照经营已取缔" not in body
     assert 'name="area_limits-TOTAL_FORMS"' in body
+
+
+@pytest.mark.django_db
+def test_the_routing_preview_names_the_unit_and_the_rule_or_the_triage_queue(admin_client, city):
+    RoutingRule.objects.create(kind="area_category", area=city.district, category=city.category, unit=city.unit)
+    url = reverse("admin:store_routingrule_preview")
+    assert "确权预览" in admin_client.get(_url(RoutingRule, "changelist")).content.decode()
+    page = admin_client.get(url, {"category": city.category.pk, "grid": city.grid.code}).content.decode()
+    assert "鼓楼区市政所" in page and "区域×类别规则" in page
+    page = admin_client.get(url, {"category": city.category.pk, "grid": city.other_grid.code}).content.decode()
+    assert "待分拣" in page
+    page = admin_client.get(url, {"category": city.category.pk, "grid": "999"}).content.decode()
+    assert "没有代码为 999 的区域" in page
+
+
+@pytest.mark.django_db
+def test_a_component_edited_in_the_admin_gets_a_version_record(admin_client, city):
+    from django.forms.models import model_to_dict
+
+    component = make_component(city)
+    form = {k: v for k, v in model_to_dict(component).items() if v is not None}
+    form.update(state="damaged", geometry='{"type": "Point", "coordinates": [117.18, 34.26]}', attributes="{}")
+    form.update({"versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0})
+    response = admin_client.post(_url(Component, "change", component.pk), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    component.refresh_from_db()
+    assert component.version == 2 and component.state == "damaged"
+    record = component.versions.get(version=2)
+    assert record.via == "admin" and record.changes["state"] == ["intact", "damaged"]

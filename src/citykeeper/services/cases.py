@@ -30,7 +30,7 @@ from citykeeper.domain.chain import GENESIS, link_hash
 from citykeeper.domain.errors import InvalidInput, NotFound, NotPermitted, StaleVersion
 from citykeeper.domain.numbering import case_number
 from citykeeper.domain.workflow import STATE_STAGE, Action, Clock, Role, Stage, State, Transition, transition_for
-from citykeeper.services import hooks
+from citykeeper.services import hooks, routing
 from citykeeper.services.calendar import calendar_for
 from citykeeper.services.limits import limit_for, to_limit
 from citykeeper.store.models import (
@@ -379,10 +379,13 @@ def _g_filing_condition(case, actor, data):
 
 
 def _g_unit(case, actor, data):
-    if data.unit is None:
-        raise InvalidInput("Choose the responsible unit to dispatch to.", field="unit")
-    if not data.unit.active:
-        raise InvalidInput(f"Unit '{data.unit.name}' is not active.", field="unit")
+    unit = data.unit or (case.proposed_unit if case.proposed_unit_id else None)
+    if unit is None:
+        raise InvalidInput(
+            "Choose the responsible unit to dispatch to (routing proposed none for this case).", field="unit"
+        )
+    if not unit.active:
+        raise InvalidInput(f"Unit '{unit.name}' is not active.", field="unit")
 
 
 def _g_feedback(case, actor, data):
@@ -546,6 +549,15 @@ def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if data.unit is not None:
         out["unit"] = data.unit.code
+    if action == Action.FILE:
+        # What routing proposed, so the accurate-dispatch rate can be computed later.
+        out["proposed_unit"] = case.proposed_unit.code if case.proposed_unit_id else None
+        out["routing_step"] = case.routing_step
+    if action == Action.DISPATCH:
+        out["unit"] = case.unit.code
+        if case.proposed_unit_id:
+            out["proposed_unit"] = case.proposed_unit.code
+            out["override"] = case.unit_id != case.proposed_unit_id
     if data.condition is not None:
         out["condition"] = data.condition.pk
     if data.category is not None:
@@ -622,6 +634,12 @@ def file(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveI
             changes["category"] = data.category
         changes["condition"] = data.condition or case.condition
         changes["filed_at"] = at
+        if data.category is not None:
+            case.category = data.category
+        proposal = routing.propose_for(case)
+        changes["proposed_unit_id"] = proposal.unit_id
+        changes["routing_step"] = proposal.step.value
+        changes["routing_rule_id"] = proposal.rule_id
 
     return _move(number, Action.FILE, actor=actor, version=version, at=at, data=data, apply=apply)
 
@@ -632,10 +650,11 @@ def void(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveI
 
 
 def dispatch(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
-    """派遣 (and re-dispatch after an approved return)."""
+    """派遣 (and re-dispatch after an approved return): to ``data.unit``, or without one to
+    the unit routing proposed at filing. Choosing another unit is recorded as an override."""
 
     def apply(case, data, changes):
-        changes["unit"] = data.unit
+        changes["unit"] = data.unit or case.proposed_unit
         changes["dispatched_at"] = at
 
     return _move(number, Action.DISPATCH, actor=actor, version=version, at=at, data=data, apply=apply)

@@ -537,3 +537,8 @@ class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 def _state_label(value: str) -> str:
     return str(STATE_LABELS.get(value, value or "-"))
+
+
+# --------------------------------------------------------------------------- base data
+
+from citykeeper.web import admin_basedata  # noqa: E402, F401  (registers the base data admins)

@@ -1,3 +1,11 @@
+from citykeeper.store.models.basedata import (
+    BaseDataVersion,
+    Component,
+    ComponentVersion,
+    GazetteerEntry,
+    ResponsibilityGrid,
+    RoutingRule,
+)
 from citykeeper.store.models.calendar import CalendarDay, CalendarYear, WorkPeriodRow
 from citykeeper.store.models.cases import ApiToken, Attachment, Case, CaseEvent, CaseNumberCounter
 from citykeeper.store.models.codebook import Category, ClosingCondition, DisposalLimit, FilingCondition, StageLimit
@@ -7,6 +15,7 @@ __all__ = [
     "ApiToken",
     "Area",
     "Attachment",
+    "BaseDataVersion",
     "CalendarDay",
     "CalendarYear",
     "Case",
@@ -14,9 +23,14 @@ __all__ = [
     "CaseNumberCounter",
     "Category",
     "ClosingCondition",
+    "Component",
+    "ComponentVersion",
     "DisposalLimit",
     "FilingCondition",
+    "GazetteerEntry",
+    "ResponsibilityGrid",
     "RoleGrant",
+    "RoutingRule",
     "StageLimit",
     "Unit",
     "User",

@@ -86,6 +86,17 @@ class Case(models.Model):
         verbose_name=_("任务监督员"),
     )
     verification_found = models.BooleanField(_("核实属实"), null=True, blank=True)
+    component = models.ForeignKey(
+        "store.Component", models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("涉及部件")
+    )
+    # 确权: the unit routing proposed when the case was filed, and which step chose it.
+    proposed_unit = models.ForeignKey(
+        "store.Unit", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("建议责任单位")
+    )
+    routing_step = models.CharField(_("确权依据"), max_length=24, blank=True)
+    routing_rule = models.ForeignKey(
+        "store.RoutingRule", models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("确权规则")
+    )
     merged_into = models.ForeignKey(
         "self", models.PROTECT, null=True, blank=True, related_name="merged_cases", verbose_name=_("合并至")
     )
