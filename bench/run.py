@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from citykeeper.benchmarks import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "benchmarks.md"
 PG_BENCH_DB = "citykeeper_bench"
@@ -82,12 +84,9 @@ def main() -> int:
         f"| {r['migrate_s']} | **{r['load_s']}** | {r['ms_per_event']} | {r['verify_s']} | {r['tick_ms']} |"
         for r in results
     )
-    REPORT.write_text(
-        f"""# Benchmarks
+    section = f"""## Demo load, chain verification, one tick
 
-Written by `make bench` (`bench/run.py`); do not edit by hand. Machine: {machine()}.
-
-## Demo load, chain verification, one tick
+Written by `make bench` (`bench/run.py`). Machine: {machine()}.
 
 Each database starts empty: migrate, `load_demo` (the city and its history, every move a
 real service call), `verify_chains` over every case, then one ticker pass.
@@ -101,9 +100,8 @@ about 1.5 s of it). `make demo` loads into the embedded SQLite database; the iss
 is thousands of cases in under a minute on 2 cores. PostgreSQL is slower at this one-by-one
 work because every statement is a round trip to the server; the load is one transaction on
 both.
-""",
-        encoding="utf-8",
-    )
+"""
+    write_section(REPORT, "## Demo load", section)
     print(REPORT.read_text(encoding="utf-8"))
     return 0 if all(r["refused_steps"] == 0 and r["broken"] == 0 for r in results) else 1
 

@@ -315,6 +315,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _refusal(exc) -> int:
+    """Print a refused import or bad input the way a person can act on it; exit code 2."""
+    print(f"refused: {exc.message}", file=sys.stderr)
+    for line in getattr(exc, "problems", [])[:200]:
+        print(f"  - {line}", file=sys.stderr)
+    fixes = getattr(exc, "fixes", [])
+    if fixes:
+        print(f"(--fix would change {len(fixes)} feature(s); nothing was written)", file=sys.stderr)
+    return 2
+
+
+def cmd_import_areas(args: argparse.Namespace) -> int:
+    from citykeeper.domain.errors import InvalidInput
+    from citykeeper.services.imports import import_areas
+
+    try:
+        report = import_areas(
+            args.file,
+            level=args.level,
+            crs=args.crs,
+            parent=args.parent,
+            code_field=args.code_field,
+            name_field=args.name_field,
+            parent_field=args.parent_field,
+            fix=args.fix,
+            require_tiling=not args.partial,
+            tolerance_m2=args.tolerance,
+            dry_run=args.dry_run,
+            encoding=args.encoding,
+        )
+    except InvalidInput as exc:
+        return _refusal(exc)
+    for line in report.fixes:
+        print(f"  fixed: {line}")
+    verb = "checked (dry run, nothing written)" if report.dry_run else "imported"
+    print(f"{report.file}: {verb} {report.created or 'all'} {args.level} area(s) in {report.seconds} s")
+    return 0
+
+
+def cmd_bench_locate(args: argparse.Namespace) -> int:
+    from citykeeper.spatial import locate_bench
+
+    result = locate_bench.run(grids=args.grids, components=args.components, points=args.points, seed=args.seed)
+    section = locate_bench.render_markdown(result)
+    print(section)
+    if args.write:
+        from citykeeper.benchmarks import write_section
+
+        write_section(Path(args.write), "## Locating", section)
+        print(f"written to {args.write}")
+    return 0
+
+
 # ---------------------------------------------------------------- parsing
 
 
@@ -373,6 +426,33 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("load-codebook", help="load categories, filing conditions and stage limits")
     p.set_defaults(func=cmd_load_codebook)
+
+    p = sub.add_parser("import", help="import base data from GIS files (all or nothing)")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="kind")
+    g = kinds.add_parser("grids", help="an area layer: districts, streets, communities, unit or responsibility grids")
+    g.add_argument("file", help="GeoJSON, Shapefile (.shp with .shx and .dbf) or CSV with a WKT column")
+    g.add_argument("--level", required=True, choices=["district", "street", "community", "grid", "responsibility"])
+    g.add_argument("--crs", help="wgs84, cgcs2000, gcj02, bd09, EPSG:4513-4554 or cgcs2000-gk3:<meridian>")
+    g.add_argument("--parent", help="code of the area the layer belongs under (limits the parents)")
+    g.add_argument("--code-field", help="property holding the code (default: code, adcode, BGID, ...)")
+    g.add_argument("--name-field", help="property holding the name (default: name, 名称, ...)")
+    g.add_argument("--parent-field", help="property holding the parent's code (default: found by containment)")
+    g.add_argument("--fix", action="store_true", help="repair small overlaps, gaps and invalid rings, and say what")
+    g.add_argument("--partial", action="store_true", help="the areas need not cover their parents completely")
+    g.add_argument("--tolerance", type=float, default=1.0, help="overlap/gap tolerance in m² (default 1)")
+    g.add_argument("--encoding", help="text encoding of the .dbf or CSV (default: .cpg, else UTF-8, else GBK)")
+    g.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    g.set_defaults(func=cmd_import_areas)
+
+    p = sub.add_parser("bench", help="benchmarks (results for docs/benchmarks.md)")
+    benches = p.add_subparsers(dest="bench", required=True, metavar="bench")
+    b = benches.add_parser("locate", help="point locating with the spatial index against brute force")
+    b.add_argument("--grids", type=int, default=100_000)
+    b.add_argument("--components", type=int, default=1_000_000)
+    b.add_argument("--points", type=int, default=200_000)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--write", metavar="FILE", help="also write the section into FILE, e.g. docs/benchmarks.md")
+    b.set_defaults(func=cmd_bench_locate)
 
     sub.add_parser("manage", help="run a Django management command: citykeeper manage <command> ...")
     return parser
