@@ -187,3 +187,27 @@ def make_component(city: City, *, maintainer=None, owner=None, code="32030201002
         owner_unit=owner,
         updated_at=MONDAY_9AM,
     )
+
+
+def map_city(c: City) -> City:
+    """Give the test city boundaries: two 0.01° unit grids side by side in the first district,
+    west (its grid …001, 117.17–117.18 E) and east (a new grid …002, 117.18–117.19 E),
+    34.25–34.26 N; the district, street and community cover both."""
+    from shapely.geometry import box, mapping
+
+    from citykeeper.services import locating
+
+    for area in Area.objects.filter(code__in=[c.district.code, "320302001", "320302001001"]):
+        area.geometry = mapping(box(117.17, 34.25, 117.19, 34.26))
+        area.save()
+    c.grid.geometry = mapping(box(117.17, 34.25, 117.18, 34.26))
+    c.grid.save()
+    Area.objects.create(
+        code="320302001001002",
+        name="320302001001002",
+        level="grid",
+        parent=c.grid.parent,
+        geometry=mapping(box(117.18, 34.25, 117.19, 34.26)),
+    )
+    locating.invalidate()
+    return c

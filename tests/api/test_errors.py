@@ -168,13 +168,24 @@ def test_an_unknown_case_number_is_404(api, people):
     assert_error(api(people.operator).get("/cases/2099010100001"), 404, "not_found", "number")
 
 
-def test_reporting_needs_an_area_code_and_a_known_one(api, city, people):
+def test_reporting_needs_a_place_inside_the_city_or_a_known_area(api, city, people):
     client = api(people.inspector)
     with nothing_written():
+        body = assert_error(client.post("/cases", {"category": city.category.pk}), 422, "invalid", "lon")
+        assert "lon and lat" in body["detail"]
         body = assert_error(
-            client.post("/cases", {"category": city.category.pk, "lon": 117.1, "lat": 34.2}), 422, "invalid", "area"
+            client.post("/cases", {"category": city.category.pk, "lon": 117.1, "lat": 34.2}),
+            422,
+            "outside_city",
+            "location",
         )
-        assert "lon/lat" in body["detail"]
+        assert "outside the city" in body["detail"]
+        assert_error(
+            client.post("/cases", {"category": city.category.pk, "lon": 117.1, "lat": 34.2, "crs": "gps"}),
+            422,
+            "validation_error",
+            "crs",
+        )
         assert_error(client.post("/cases", {"category": city.category.pk, "area": "000"}), 422, "invalid", "area")
         assert_error(
             client.post("/cases", {"category": city.category.pk, "area": city.grid.code, "lon": 117.1}),

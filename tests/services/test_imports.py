@@ -71,7 +71,7 @@ def test_an_overlap_and_a_street_outside_its_district_refuse_the_whole_file(quan
 
 def test_a_gap_is_a_problem_when_the_streets_must_tile_the_district(quanshan, tmp_path):
     path = geojson(tmp_path, ({"name": "西街道"}, WEST))
-    with pytest.raises(ImportRefused, match="gap|not covered") as refused:
+    with pytest.raises(ImportRefused, match=r"gap|not covered") as refused:
         import_areas(path, level="street", crs="wgs84")
     assert "320311" in "\n".join(refused.value.problems)
     assert import_areas(path, level="street", crs="wgs84", require_tiling=False).created == 1

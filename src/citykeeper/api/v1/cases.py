@@ -30,6 +30,7 @@ from citykeeper.api.v1.schemas import (
 from citykeeper.domain.errors import DomainError, InvalidInput, NotFound
 from citykeeper.domain.workflow import Action, Role, allowed_actions
 from citykeeper.services import cases as case_service
+from citykeeper.services import locating
 from citykeeper.services.calendar import calendar_for
 from citykeeper.store.models import (
     Area,
@@ -248,17 +249,20 @@ def _default_source(user: User) -> str:
 )
 def create_case(request: HttpRequest, payload: CaseIn):
     """上报: a new case enters the acceptance queue (state ``reported``) with the accept clock
-    running. ``area`` (an area code, normally the unit grid) is required for now; ``lon``/``lat``
-    are stored as given. With an ``idempotency_key`` already used by the same user, the case that
+    running. The place is ``lon``/``lat`` (in ``crs``, stored as WGS84), located to its unit grid,
+    or an ``area`` code. With an ``idempotency_key`` already used by the same user, the case that
     request made is returned with status 200."""
     user: User = request.auth
     category = _lookup(Category, "category", "category id", pk=payload.category)
-    if not payload.area:
-        raise InvalidInput(
-            "Give the area code (area) where the problem is; locating a case from lon/lat alone is not available yet.",
-            field="area",
-        )
-    area = _lookup(Area, "area", "area code", code=payload.area)
+    lon, lat = payload.lon, payload.lat
+    if lon is not None and lat is not None:
+        lon, lat = locating.to_wgs84(lon, lat, payload.crs)
+    if payload.area:
+        area = _lookup(Area, "area", "area code", code=payload.area)
+    elif lon is not None and lat is not None:
+        area = locating.grid_for(lon, lat)
+    else:
+        raise InvalidInput("Give where the problem is: a point (lon and lat) or an area code (area).", field="lon")
     if payload.idempotency_key:
         existing = Case.objects.filter(idempotency_key=payload.idempotency_key).first()
         if existing is not None:
@@ -278,8 +282,8 @@ def create_case(request: HttpRequest, payload: CaseIn):
         at=timezone.now(),
         description=payload.description,
         address=payload.address,
-        lon=payload.lon,
-        lat=payload.lat,
+        lon=lon,
+        lat=lat,
         urgent=payload.urgent,
         reporter_name=payload.reporter_name,
         reporter_phone=payload.reporter_phone,

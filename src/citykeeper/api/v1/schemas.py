@@ -42,13 +42,13 @@ class CaseIn(Strict):
     category: int = Field(..., description="Category id (GET /codebook/categories).")
     area: str | None = Field(
         None,
-        description=(
-            "Code of the area (normally the unit grid) where the problem is. Required for now: "
-            "locating a case from lon/lat alone is not available yet; lon/lat are stored as given."
-        ),
+        description="Code of the area (normally the unit grid) where the problem is; without it, lon/lat are located.",
     )
-    lon: float | None = Field(None, ge=-180, le=180, description="Longitude, WGS84/CGCS2000.")
-    lat: float | None = Field(None, ge=-90, le=90, description="Latitude, WGS84/CGCS2000.")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude in `crs`.")
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude in `crs`.")
+    crs: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = Field(
+        "wgs84", description="CRS of lon/lat: wgs84 (GPS), cgcs2000, gcj02 (AMap, Tencent) or bd09 (Baidu)."
+    )
     description: str = Field("", max_length=5000)
     address: str = Field("", max_length=256)
     source: Literal[SOURCES] | None = Field(  # type: ignore[valid-type]

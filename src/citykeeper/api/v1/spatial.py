@@ -1,0 +1,139 @@
+"""Locating (地理编码) and routing (确权) for API clients: where is this point, and which
+unit would get a case here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from citykeeper.api.v1.errors import ErrorOut
+from citykeeper.domain.errors import InvalidInput
+from citykeeper.services import locating, routing
+from citykeeper.spatial.index import Place
+from citykeeper.store.models import Area, Category, Component
+
+router = Router(tags=["locating"])
+_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+CRS_HELP = (
+    "CRS of lon/lat: wgs84 (GPS), cgcs2000, gcj02 (AMap, Tencent), bd09 (Baidu) or EPSG:4513–4554 (Gauss-Krüger)."
+)
+
+
+class PlaceOut(Schema):
+    code: str
+    name: str
+    level: str
+
+
+class NearbyOut(Schema):
+    code: str
+    category: str
+    distance_m: float
+    lon: float
+    lat: float
+
+
+class LocationOut(Schema):
+    lon: float = Field(..., description="WGS84 longitude of the point (after conversion).")
+    lat: float = Field(..., description="WGS84 latitude of the point (after conversion).")
+    grid: PlaceOut | None
+    community: PlaceOut | None
+    street: PlaceOut | None
+    district: PlaceOut | None
+    responsibility: PlaceOut | None
+    components: list[NearbyOut]
+
+
+class LocateQuery(Schema):
+    lon: float = Field(..., description="Longitude (or easting for a Gauss-Krüger CRS).")
+    lat: float = Field(..., description="Latitude (or northing for a Gauss-Krüger CRS).")
+    crs: str = Field("wgs84", description=CRS_HELP)
+    category: str | None = Field(None, description="Minor code of a component category to find nearby.")
+    radius: float = Field(50.0, gt=0, le=1000, description="Search radius for components, metres.")
+    limit: int = Field(5, ge=1, le=50)
+
+
+def _place(place: Place | None) -> dict | None:
+    return None if place is None else {"code": place.code, "name": place.name, "level": place.level}
+
+
+@router.get("/locate", response={200: LocationOut, **_ERRORS}, summary="Locate a point")
+def locate(request: HttpRequest, query: Query[LocateQuery]):
+    """The unit grid, community, street office, district and responsibility grid of a point, and
+    the nearest components of a category. A point outside the city answers 422 `outside_city`
+    naming the nearest district and the distance."""
+    found = locating.locate(
+        query.lon, query.lat, crs=query.crs, category=query.category, radius_m=query.radius, limit=query.limit
+    )
+    where = found.location
+    return {
+        "lon": where.lon,
+        "lat": where.lat,
+        "grid": _place(where.grid),
+        "community": _place(where.community),
+        "street": _place(where.street),
+        "district": _place(where.district),
+        "responsibility": _place(where.responsibility),
+        "components": [_nearby(c) for c in found.components],
+    }
+
+
+def _nearby(c) -> dict:
+    return {"code": c.code, "category": c.category, "distance_m": round(c.distance_m, 1), "lon": c.lon, "lat": c.lat}
+
+
+class RoutingQuery(Schema):
+    category: int = Field(..., description="Category id.")
+    grid: str | None = Field(None, description="Unit grid code; or give lon/lat.")
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = Field("wgs84", description=CRS_HELP)
+    component: str | None = Field(None, description="Code of the component the case is about.")
+
+
+class UnitRef(Schema):
+    code: str
+    name: str
+
+
+class RoutingOut(Schema):
+    unit: UnitRef | None = Field(..., description="The proposed unit; null: the case would wait in triage.")
+    step: Literal["component_maintainer", "component_owner", "area_category", "category_default", "triage"]
+    rule: int | None = Field(..., description="Id of the routing rule that chose the unit, if a rule did.")
+    explanation: str
+    grid: str
+
+
+@router.get("/routing/preview", response={200: RoutingOut, **_ERRORS}, summary="Which unit would get this case?")
+def routing_preview(request: HttpRequest, query: Query[RoutingQuery]):
+    """确权预览: the unit routing would propose for a case of this category at this place (or about
+    this component), and the step or rule that chose it."""
+    category = Category.objects.filter(pk=query.category).first()
+    if category is None:
+        raise InvalidInput(f"No category with id {query.category}.", field="category")
+    component = None
+    if query.component:
+        component = Component.objects.filter(code=query.component).select_related("grid").first()
+        if component is None:
+            raise InvalidInput(f"No component with code {query.component}.", field="component")
+    if query.grid:
+        grid = Area.objects.filter(code=query.grid, level="grid").first()
+        if grid is None:
+            raise InvalidInput(f"No unit grid with code {query.grid}.", field="grid")
+    elif query.lon is not None and query.lat is not None:
+        grid = locating.grid_for(*locating.to_wgs84(query.lon, query.lat, query.crs))
+    elif component is not None:
+        grid = component.grid
+    else:
+        raise InvalidInput("Give the unit grid (grid), a point (lon and lat) or a component.", field="grid")
+    answer = routing.preview(category=category, area=grid, component=component)
+    return {
+        "unit": {"code": answer.unit.code, "name": answer.unit.name} if answer.unit else None,
+        "step": answer.step.value,
+        "rule": answer.rule.pk if answer.rule else None,
+        "explanation": answer.explanation,
+        "grid": grid.code,
+    }
