@@ -354,6 +354,19 @@ def cmd_import_areas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_components(args: argparse.Namespace) -> int:
+    from citykeeper.domain.errors import InvalidInput
+    from citykeeper.services.imports import import_components
+
+    try:
+        report = import_components(args.file, crs=args.crs, dry_run=args.dry_run, encoding=args.encoding)
+    except InvalidInput as exc:
+        return _refusal(exc)
+    verb = "checked (dry run, nothing written)" if report.dry_run else f"imported {report.created} component(s)"
+    print(f"{report.file}: {verb}, {report.generated_codes} code(s) generated, in {report.seconds} s")
+    return 0
+
+
 def cmd_bench_locate(args: argparse.Namespace) -> int:
     from citykeeper.spatial import locate_bench
 
@@ -443,6 +456,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--encoding", help="text encoding of the .dbf or CSV (default: .cpg, else UTF-8, else GBK)")
     g.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
     g.set_defaults(func=cmd_import_areas)
+
+    c = kinds.add_parser("components", help="components (部件) with GB/T 47678.5 attributes")
+    c.add_argument("file", help="GeoJSON, Shapefile or CSV (WKT or lon/lat columns)")
+    c.add_argument("--crs", help="wgs84, cgcs2000, gcj02, bd09, EPSG:4513-4554 or cgcs2000-gk3:<meridian>")
+    c.add_argument("--encoding", help="text encoding of the .dbf or CSV")
+    c.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    c.set_defaults(func=cmd_import_components)
 
     p = sub.add_parser("bench", help="benchmarks (results for docs/benchmarks.md)")
     benches = p.add_subparsers(dest="bench", required=True, metavar="bench")

@@ -95,3 +95,74 @@ def test_a_dry_run_checks_everything_and_writes_nothing(quanshan, tmp_path):
     report = import_areas(path, level="street", crs="wgs84", dry_run=True)
     assert report.dry_run and report.created == 0 and report.generated_codes == 2
     assert not Area.objects.filter(parent=quanshan).exists()
+
+
+# ---------------------------------------------------------------- components
+
+COMPONENT_HEADER = "GLBJBSM,GLBJMC,XLDM,GLBJZT,YHDWDM,CSRQ,lon,lat,井深\n"
+
+
+def components_csv(tmp_path, *rows):
+    path = tmp_path / "components.csv"
+    path.write_text(COMPONENT_HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_components_are_imported_into_their_grids_with_generated_codes_and_a_first_version(city, tmp_path):
+    from citykeeper.services.imports import import_components
+    from citykeeper.store.models import Component, ComponentVersion
+    from tests.factories import map_city
+
+    map_city(city)
+    path = components_csv(
+        tmp_path,
+        f"32030201002000007,污水井盖,01002,完好,{city.unit.code},20260301,117.1750,34.2550,3.5",
+        ",污水井盖,01002,破损,,2026-03-02,117.1850,34.2550,",
+    )
+    before = basedata.current_version()
+    report = import_components(path, crs="wgs84")
+    assert (report.created, report.generated_codes) == (2, 1)
+    given = Component.objects.get(code="32030201002000007")
+    assert (given.grid.code, given.state, given.maintainer_unit, given.attributes) == (
+        "320302001001001",
+        "intact",
+        city.unit,
+        {"井深": "3.5"},
+    )
+    generated = Component.objects.exclude(pk=given.pk).get()
+    assert generated.code == "32030201002000008" and generated.grid.code == "320302001001002"
+    assert generated.state == "damaged" and generated.surveyed_on.isoformat() == "2026-03-02"
+    assert ComponentVersion.objects.filter(version=1, via="import components.csv").count() == 2
+    assert basedata.current_version() > before
+
+
+def test_a_components_file_with_problems_names_each_row_and_writes_nothing(city, tmp_path):
+    from citykeeper.services.imports import import_components
+    from citykeeper.store.models import Component
+    from tests.factories import make_component, map_city
+
+    map_city(city)
+    make_component(city)  # 32030201002000001 is taken
+    path = components_csv(
+        tmp_path,
+        "32030201002000001,污水井盖,01002,完好,,20260301,117.175,34.255,",  # row 2: code taken
+        ",不明部件,99999,完好,,20260301,117.175,34.255,",  # row 3: unknown category
+        ",污水井盖,01002,完好,NO-SUCH-UNIT,20260301,117.175,34.255,",  # row 4: unknown unit
+        ",污水井盖,01002,坏了,,20260301,117.175,34.255,",  # row 5: unknown state
+        ",污水井盖,01002,完好,,,117.175,34.255,",  # row 6: no survey date
+        ",污水井盖,01002,完好,,20260301,117.5,34.255,",  # row 7: outside the city
+    )
+    with pytest.raises(ImportRefused) as refused:
+        import_components(path, crs="wgs84")
+    problems = refused.value.problems
+    expected = {
+        2: "already in use",
+        3: "unknown component category '99999'",
+        4: "unknown maintainer unit code 'NO-SUCH-UNIT'",
+        5: "state '坏了'",
+        6: "survey date",
+        7: "outside the city",
+    }
+    for row, words in expected.items():
+        assert any(p.startswith(f"components.csv row {row}: ") and words in p for p in problems), (row, problems)
+    assert Component.objects.count() == 1

@@ -15,6 +15,7 @@ from django.db.models import Count
 from citykeeper.demo.city import CITY_CODE, DEMO_PASSWORD, LOGINS, Login, build_city, demo_usernames
 from citykeeper.demo.history import History
 from citykeeper.jobs.ticker import tick
+from citykeeper.services import basedata
 from citykeeper.services.calendar import PROVISIONAL_SOURCE, invalidate, seed_calendar, working_calendar
 from citykeeper.services.codebook import load_codebook, seed_stage_limits
 from citykeeper.store.models import Area, CalendarYear, Case, CaseEvent, Unit, User
@@ -124,6 +125,7 @@ def load_demo(
         history = History(city, now=now, days=days, cases_per_day=cases_per_day, seed=seed, calendar=working_calendar())
         result = history.run()
         tick(now)
+        basedata.bump(now)  # the areas went in by bulk insert: tell running processes' indexes
     summary = DemoSummary(
         loaded=True,
         message="The demo city of 徐州 is loaded.",

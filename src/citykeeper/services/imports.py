@@ -314,8 +314,6 @@ def import_components(
     codes and a state. Missing codes are generated: the grid's district code + the
     category's minor code + the next free 6-digit sequence.
     """
-    import datetime as dt
-
     from django.utils import timezone
 
     from citykeeper.services import locating
@@ -449,7 +447,6 @@ def import_components(
     report.created = len(created)
     report.seconds = round(time.perf_counter() - started, 2)
     log.info("components imported", extra={"file": name, "components": report.created, "seconds": report.seconds})
-    _ = dt
     return report
 
 
