@@ -98,6 +98,10 @@ def _print_summary(summary) -> None:
     print(f"{summary.message} ({summary.seconds:.1f} s)")
     print(f"  areas: {areas}")
     print(f"  units: {summary.units}, users: {summary.users}, cases: {summary.cases}, events: {summary.events}")
+    print(
+        f"  components: {summary.components}, roads: {summary.roads}, doorplates: {summary.doorplates}, "
+        f"responsibility grids: {summary.responsibility_grids}, routing rules: {summary.routing_rules}"
+    )
     states = ", ".join(f"{state} {n}" for state, n in summary.by_state.items())
     print(f"  cases by state: {states}")
     for warning in summary.warnings:

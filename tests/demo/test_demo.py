@@ -105,6 +105,26 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
         assert at >= last.get(case_id, at), case_id
         last[case_id] = at
 
+    # Base data: streets with doorplates, ~90,000 components in their grids, beats, routing.
+    from citykeeper.store.models import Component, GazetteerEntry, ResponsibilityGrid, RoutingRule
+
+    assert 80_000 <= Component.objects.count() <= 120_000
+    assert set(Component.objects.values_list("category__minor_name", flat=True).distinct()) >= {"路灯", "污水井盖"}
+    for component in Component.objects.select_related("grid").order_by("?")[:30]:
+        assert component.grid.level == "grid" and len(component.code) == 17
+        assert component.code.startswith(component.grid.code[:6] + component.category.minor_code)
+        assert shape(component.grid.geometry).buffer(1e-7).contains(shapely.Point(component.lon, component.lat))
+    assert GazetteerEntry.objects.filter(kind="doorplate").count() > 10_000
+    assert GazetteerEntry.objects.filter(kind="road").count() >= 3 * 8
+    assert ResponsibilityGrid.objects.count() == levels["community"]
+    assert RoutingRule.objects.exists()
+    files = CaseEvent.objects.filter(kind="file")
+    assert files.exclude(data__proposed_unit=None).count() >= 0.9 * files.count()
+    dispatches = CaseEvent.objects.filter(kind="dispatch", data__has_key="override")
+    assert dispatches.filter(data__override=False).count() >= 0.8 * dispatches.count() > 0
+    described = Case.objects.filter(address__regex=r"交叉口|号|侧").count()
+    assert described >= 0.9 * Case.objects.count()
+
     # Each case lies inside its unit grid.
     for case in Case.objects.select_related("area")[:50]:
         assert case.area.level == "grid"
@@ -126,7 +146,7 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
 def _history_of(seed: int) -> list[tuple]:
     """Load a tiny demo inside a savepoint, read its history, and roll it back."""
     with transaction.atomic():
-        summary = load_demo(now=NOW, days=2, cases_per_day=6, seed=seed)
+        summary = load_demo(now=NOW, days=2, cases_per_day=6, seed=seed, base_data=False)
         assert summary.loaded and summary.refused_steps == 0
         rows = list(
             CaseEvent.objects.order_by("case__number", "seq").values_list(
@@ -147,7 +167,7 @@ def test_a_demo_loaded_on_a_weekend_night_has_work_waiting_at_every_stage(db):
     from citykeeper.demo.history import STALLS
 
     sunday_after_midnight = local(2026, 11, 22, 0, 30)
-    summary = load_demo(now=sunday_after_midnight, days=4, cases_per_day=4)
+    summary = load_demo(now=sunday_after_midnight, days=4, cases_per_day=4, base_data=False)
     assert summary.loaded and summary.refused_steps == 0, summary.refused
     waiting = set(Case.objects.values_list("state", flat=True))
     assert {state for state, *_ in STALLS} <= waiting

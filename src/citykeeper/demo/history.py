@@ -32,6 +32,7 @@ from citykeeper.domain.errors import DomainError
 from citykeeper.services import cases as svc
 from citykeeper.services import deadlines
 from citykeeper.services.cases import MoveInput
+from citykeeper.spatial.address import Gazetteer
 from citykeeper.store.models import Case, Category, FilingCondition, Unit, User
 from citykeeper.store.models.cases import Source
 from citykeeper.store.models.codebook import Standard
@@ -217,8 +218,10 @@ class History:
         cases_per_day: int,
         seed: int,
         calendar: WorkingCalendar,
+        gazetteers: dict[str, Gazetteer] | None = None,
     ) -> None:
         self.city = city
+        self.gazetteers = gazetteers or {}
         self.now = now
         self.days = days
         self.cases_per_day = cases_per_day
@@ -501,6 +504,9 @@ class History:
         lon, lat = self._point_in(plan.grid) if near is None else self._point_near(plan.grid, near)
         road = rng.choice(plan.grid.district.roads)
         address = f"{plan.grid.district.short}区{road}{rng.randint(1, 300)}号附近"
+        gazetteer = self.gazetteers.get(plan.grid.district.code)
+        if gazetteer is not None:  # written from the position, the way a case sheet is
+            address = gazetteer.describe(lon, lat, district=f"{plan.grid.district.short}区").text
         text = topic.found
         if plan.condition.text and plan.condition.text != "符合本类别立案标准":
             text = f"{text}（{plan.condition.text[:60]}）"

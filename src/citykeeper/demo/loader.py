@@ -12,13 +12,25 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Count
 
+from citykeeper.demo.basedata import BaseDataResult, build_base_data
 from citykeeper.demo.city import CITY_CODE, DEMO_PASSWORD, LOGINS, Login, build_city, demo_usernames
 from citykeeper.demo.history import History
 from citykeeper.jobs.ticker import tick
 from citykeeper.services import basedata
 from citykeeper.services.calendar import PROVISIONAL_SOURCE, invalidate, seed_calendar, working_calendar
 from citykeeper.services.codebook import load_codebook, seed_stage_limits
-from citykeeper.store.models import Area, CalendarYear, Case, CaseEvent, Unit, User
+from citykeeper.store.models import (
+    Area,
+    CalendarYear,
+    Case,
+    CaseEvent,
+    Component,
+    GazetteerEntry,
+    ResponsibilityGrid,
+    RoutingRule,
+    Unit,
+    User,
+)
 
 DEFAULT_DAYS = 90
 DEFAULT_SEED = 20261121
@@ -51,6 +63,11 @@ class DemoSummary:
     cases: int = 0
     events: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
+    components: int = 0
+    roads: int = 0
+    doorplates: int = 0
+    responsibility_grids: int = 0
+    routing_rules: int = 0
     deadline_marks: int = 0
     refused_steps: int = 0
     refused: list[str] = field(default_factory=list)
@@ -96,11 +113,12 @@ def load_demo(
     days: int = DEFAULT_DAYS,
     seed: int = DEFAULT_SEED,
     cases_per_day: int = DEFAULT_CASES_PER_DAY,
+    base_data: bool = True,
 ) -> DemoSummary:
     """Load the demo city and ``days`` of history ending at ``now``; a no-op when it is there.
 
     Everything is one transaction: a failure leaves the database as it was.
-    Deterministic for a given ``seed``, ``now``, ``days`` and ``cases_per_day``.
+    Deterministic for a given ``seed``, ``now``, ``days``, ``cases_per_day`` and ``base_data``.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -122,7 +140,18 @@ def load_demo(
         load_codebook()
         seed_stage_limits()
         city = build_city()
-        history = History(city, now=now, days=days, cases_per_day=cases_per_day, seed=seed, calendar=working_calendar())
+        # Streets, gazetteer, ~90,000 components, beats and routing rules (tests of the
+        # history alone may leave them out: they take a few seconds).
+        base = build_base_data(city, seed=seed, now=now) if base_data else BaseDataResult()
+        history = History(
+            city,
+            now=now,
+            days=days,
+            cases_per_day=cases_per_day,
+            seed=seed,
+            calendar=working_calendar(),
+            gazetteers=base.gazetteers,
+        )
         result = history.run()
         tick(now)
         basedata.bump(now)  # the areas went in by bulk insert: tell running processes' indexes
@@ -146,4 +175,9 @@ def summarize(summary: DemoSummary) -> DemoSummary:
     summary.cases = Case.objects.count()
     summary.events = CaseEvent.objects.count()
     summary.by_state = dict(Case.objects.values_list("state").annotate(n=Count("id")).order_by("-n"))
+    summary.components = Component.objects.count()
+    summary.roads = GazetteerEntry.objects.filter(kind="road").values("name").distinct().count()
+    summary.doorplates = GazetteerEntry.objects.filter(kind="doorplate").count()
+    summary.responsibility_grids = ResponsibilityGrid.objects.count()
+    summary.routing_rules = RoutingRule.objects.count()
     return summary

@@ -342,7 +342,7 @@ def _g_inspector_assignee(case, actor, data):
         raise InvalidInput("Name the inspector who takes the task (assignee).", field="assignee")
     if Role.INSPECTOR not in who.roles or not who.is_active:
         raise InvalidInput(f"User '{who.username}' is not an active inspector.", field="assignee")
-    if not Case.objects.restrict(who, "act").filter(pk=case.pk).exists():
+    if not may(who, case, "act"):
         raise InvalidInput(f"Inspector '{who.username}' does not cover this case's area.", field="assignee")
 
 
@@ -367,11 +367,12 @@ def _g_is_reporter(case, actor, data):
 
 
 def _g_filing_condition(case, actor, data):
-    category = data.category or case.category
+    category_id = data.category.pk if data.category is not None else case.category_id
     condition = data.condition or (case.condition if case.condition_id else None)
     if condition is None:
         raise InvalidInput("Choose the filing condition (立案条件) the case meets.", field="condition")
-    if condition.category_id != category.pk:
+    if condition.category_id != category_id:
+        category = data.category or case.category
         raise InvalidInput(
             f"Filing condition {condition.pk} belongs to another category than {category.minor_code}.",
             field="condition",
@@ -551,13 +552,14 @@ def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
         out["unit"] = data.unit.code
     if action == Action.FILE:
         # What routing proposed, so the accurate-dispatch rate can be computed later.
-        out["proposed_unit"] = case.proposed_unit.code if case.proposed_unit_id else None
+        out["proposed_unit"] = case.proposed_unit_code
         out["routing_step"] = case.routing_step
     if action == Action.DISPATCH:
         out["unit"] = case.unit.code
         if case.proposed_unit_id:
-            out["proposed_unit"] = case.proposed_unit.code
-            out["override"] = case.unit_id != case.proposed_unit_id
+            override = case.unit_id != case.proposed_unit_id
+            out["proposed_unit"] = case.proposed_unit.code if override else case.unit.code
+            out["override"] = override
     if data.condition is not None:
         out["condition"] = data.condition.pk
     if data.category is not None:
@@ -636,7 +638,8 @@ def file(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveI
         changes["filed_at"] = at
         if data.category is not None:
             case.category = data.category
-        proposal = routing.propose_for(case)
+        proposal, unit_code = routing.propose_for(case)
+        case.proposed_unit_code = unit_code  # for the event; not a column
         changes["proposed_unit_id"] = proposal.unit_id
         changes["routing_step"] = proposal.step.value
         changes["routing_rule_id"] = proposal.rule_id

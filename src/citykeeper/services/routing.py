@@ -13,27 +13,36 @@ from citykeeper.store.models import Area, Case, Category, Component, RoutingRule
 from citykeeper.store.models.basedata import ROUTING_STEP_LABELS
 
 
-def rules_for(category_id: int) -> list[Rule]:
-    """The active rules of one category, as the domain reads them."""
+def rules_for(category_id: int) -> tuple[list[Rule], dict[int, str]]:
+    """The active rules of one category as the domain reads them, and their units' codes."""
     rows = RoutingRule.objects.filter(category_id=category_id, active=True).values_list(
-        "id", "kind", "category_id", "unit_id", "area__path", "priority"
+        "id", "kind", "category_id", "unit_id", "area__path", "priority", "unit__code"
     )
-    return [Rule(pk, RuleKind(kind), cat, unit, path, prio) for pk, kind, cat, unit, path, prio in rows]
+    rules = [Rule(pk, RuleKind(kind), cat, unit, path, prio) for pk, kind, cat, unit, path, prio, _ in rows]
+    return rules, {row[3]: row[6] for row in rows}
 
 
-def facts_of(category: Category, area_path: str, component: Component | None) -> CaseFacts:
+def facts_of(category_id: int, area_path: str, component: Component | None) -> CaseFacts:
     return CaseFacts(
-        category_id=category.pk,
+        category_id=category_id,
         area_path=area_path,
         maintainer_unit_id=component.maintainer_unit_id if component else None,
         owner_unit_id=component.owner_unit_id if component else None,
     )
 
 
-def propose_for(case: Case) -> Proposal:
-    """The unit routing proposes for ``case`` now (its category, place and component)."""
+def propose_for(case: Case) -> tuple[Proposal, str | None]:
+    """The unit routing proposes for ``case`` now (its category, place and component), with
+    the unit's code."""
     component = case.component if case.component_id else None
-    return propose(facts_of(case.category, case.area_path, component), rules_for(case.category_id))
+    rules, codes = rules_for(case.category_id)
+    proposal = propose(facts_of(case.category_id, case.area_path, component), rules)
+    if proposal.unit_id is None:
+        return proposal, None
+    code = codes.get(proposal.unit_id)
+    if code is None:  # a component's own unit
+        code = Unit.objects.filter(pk=proposal.unit_id).values_list("code", flat=True).first()
+    return proposal, code
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ def preview(*, category: Category, area: Area, component: Component | None = Non
         raise InvalidInput(
             f"Component {component.code} lies in grid {component.grid.code}, not in {area.code}.", field="component"
         )
-    proposal = propose(facts_of(category, area.path, component), rules_for(category.pk))
+    proposal = propose(facts_of(category.pk, area.path, component), rules_for(category.pk)[0])
     unit = Unit.objects.filter(pk=proposal.unit_id).first() if proposal.unit_id else None
     rule = (
         RoutingRule.objects.select_related("area", "category", "unit").filter(pk=proposal.rule_id).first()
