@@ -371,6 +371,29 @@ def cmd_import_components(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_gazetteer(args: argparse.Namespace) -> int:
+    from citykeeper.domain.errors import InvalidInput
+    from citykeeper.services.imports import import_gazetteer
+
+    try:
+        report = import_gazetteer(
+            args.file,
+            kind=args.kind_of,
+            crs=args.crs,
+            name_field=args.name_field,
+            number_field=args.number_field,
+            dry_run=args.dry_run,
+            encoding=args.encoding,
+        )
+    except InvalidInput as exc:
+        return _refusal(exc)
+    verb = (
+        "checked (dry run, nothing written)" if report.dry_run else f"imported {report.created} {report.kind} entries"
+    )
+    print(f"{report.file}: {verb} in {report.seconds} s")
+    return 0
+
+
 def cmd_bench_locate(args: argparse.Namespace) -> int:
     from citykeeper.spatial import locate_bench
 
@@ -467,6 +490,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--encoding", help="text encoding of the .dbf or CSV")
     c.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
     c.set_defaults(func=cmd_import_components)
+
+    z = kinds.add_parser("gazetteer", help="roads, doorplates or points of interest for addresses")
+    z.add_argument("file", help="GeoJSON, Shapefile or CSV")
+    z.add_argument("--kind", dest="kind_of", required=True, choices=["road", "doorplate", "poi"])
+    z.add_argument("--crs", help="wgs84, cgcs2000, gcj02, bd09, EPSG:4513-4554 or cgcs2000-gk3:<meridian>")
+    z.add_argument("--name-field", help="property with the road or POI name (default: name, 名称, ...)")
+    z.add_argument("--number-field", help="property with the doorplate number (default: number, 门牌号, ...)")
+    z.add_argument("--encoding", help="text encoding of the .dbf or CSV")
+    z.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    z.set_defaults(func=cmd_import_gazetteer)
 
     p = sub.add_parser("bench", help="benchmarks (results for docs/benchmarks.md)")
     benches = p.add_subparsers(dest="bench", required=True, metavar="bench")

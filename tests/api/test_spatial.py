@@ -61,3 +61,42 @@ def test_the_routing_preview_answers_the_unit_and_the_rule(api, city, people):
     assert body["unit"] is None and body["step"] == "triage"
     body = client.get("/routing/preview", {"category": city.category.pk}).json()
     assert body["code"] == "invalid" and body["field"] == "grid"
+
+
+def _gazetteer(city):
+    from shapely.geometry import LineString, mapping
+
+    from citykeeper.store.models import GazetteerEntry
+
+    for name, line in (
+        ("中山北路", LineString([(117.18, 34.251), (117.18, 34.259)])),
+        ("黄河路", LineString([(117.171, 34.255), (117.189, 34.255)])),
+    ):
+        GazetteerEntry.objects.create(
+            kind="road", name=name, geometry=mapping(line), lon=line.centroid.x, lat=line.centroid.y
+        )
+
+
+def test_a_point_is_described_the_way_a_case_sheet_writes_it(api, city, people):
+    map_city(city)
+    _gazetteer(city)
+    body = api(people.operator).get("/address", {"lon": 117.1803, "lat": 34.2553}).json()
+    assert body["kind"] == "intersection" and body["text"].startswith("鼓楼区 中山北路与黄河路交叉口")
+    assert body["bearing"] == "东北" and body["grid"]["code"] == "320302001001002"
+
+
+def test_an_address_text_is_found_with_its_grid(api, city, people):
+    map_city(city)
+    _gazetteer(city)
+    client = api(people.operator)
+    found = client.get("/geocode", {"q": "黄河路与中山北路路口"}).json()
+    assert found[0]["kind"] == "intersection" and found[0]["grid"] in ("320302001001001", "320302001001002")
+    assert client.get("/geocode", {"q": "火星路"}).json() == []
+
+
+def test_a_case_reported_by_position_gets_its_address_written(api, city, people):
+    map_city(city)
+    _gazetteer(city)
+    response = api(people.inspector).post("/cases", {"category": city.category.pk, "lon": 117.1803, "lat": 34.2553})
+    assert response.status_code == 201
+    assert response.json()["address"].startswith("鼓楼区 中山北路与黄河路交叉口")

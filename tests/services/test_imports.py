@@ -166,3 +166,55 @@ def test_a_components_file_with_problems_names_each_row_and_writes_nothing(city,
     for row, words in expected.items():
         assert any(p.startswith(f"components.csv row {row}: ") and words in p for p in problems), (row, problems)
     assert Component.objects.count() == 1
+
+
+# ---------------------------------------------------------------- gazetteer
+
+
+def test_roads_and_doorplates_are_imported_and_describe_positions(city, tmp_path):
+    from shapely.geometry import LineString, Point
+
+    from citykeeper.services import locating
+    from citykeeper.services.imports import import_gazetteer
+    from tests.factories import map_city
+
+    map_city(city)
+    roads = geojson(
+        tmp_path,
+        ({"name": "中山北路"}, LineString([(117.18, 34.251), (117.18, 34.259)])),
+        ({"name": "黄河路"}, LineString([(117.171, 34.255), (117.189, 34.255)])),
+        name="roads.geojson",
+    )
+    plates = geojson(tmp_path, ({"name": "中山北路", "number": "109"}, Point(117.1799, 34.2570)), name="plates.geojson")
+    assert import_gazetteer(roads, kind="road", crs="wgs84").created == 2
+    assert import_gazetteer(plates, kind="doorplate", crs="wgs84").created == 1
+    _, described = locating.describe(117.1803, 34.2553)
+    assert described.text.startswith("鼓楼区 ") and "中山北路与黄河路交叉口" in described.text
+    assert locating.describe(117.1799, 34.2570)[1].text == "鼓楼区 中山北路109号附近"
+    best = locating.geocode("中山北路与黄河路交叉口")[0]
+    assert abs(best.lon - 117.18) < 1e-5 and abs(best.lat - 34.255) < 1e-5
+
+
+def test_a_gazetteer_file_with_problems_writes_nothing(city, tmp_path):
+    from shapely.geometry import Point
+
+    from citykeeper.services.imports import import_gazetteer
+    from citykeeper.store.models import GazetteerEntry
+    from tests.factories import map_city
+
+    map_city(city)
+    plates = geojson(
+        tmp_path,
+        ({"name": "中山北路", "number": "1"}, Point(117.175, 34.255)),
+        ({"name": "中山北路", "number": "1"}, Point(117.176, 34.255)),  # the same doorplate again
+        ({"name": "中山北路"}, Point(117.177, 34.255)),  # no number
+        ({"name": "海边路", "number": "9"}, Point(117.9, 34.0)),  # outside the city
+        name="plates.geojson",
+    )
+    with pytest.raises(ImportRefused) as refused:
+        import_gazetteer(plates, kind="doorplate", crs="wgs84")
+    text = "\n".join(refused.value.problems)
+    assert "feature 2: 中山北路1号 is already" in text
+    assert "feature 3: the doorplate number is missing" in text
+    assert "feature 4: " in text and "outside the city" in text
+    assert not GazetteerEntry.objects.exists()

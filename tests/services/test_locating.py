@@ -53,12 +53,14 @@ def test_nearby_components_of_a_category_come_with_their_distances(mapped_city):
 
 def test_an_edit_made_by_another_process_is_seen_after_the_check_interval(mapped_city, monkeypatch):
     assert locating.locate(117.185, 34.255).location.grid.code == "320302001001002"
-    # Another process moves the east grid's boundary away and bumps the version (a
-    # queryset update sends no signal here, so this process learns only from the counter).
-    from citykeeper.services import basedata
+    # Another process moves the east grid's boundary away and bumps the stored version;
+    # this process learns of it only from the counter (queryset updates send no signals).
+    from django.db.models import F
+
+    from citykeeper.store.models import BaseDataVersion
 
     Area.objects.filter(code="320302001001002").update(geometry=mapping(box(117.20, 34.25, 117.21, 34.26)))
-    basedata.bump()
+    BaseDataVersion.objects.update(version=F("version") + 1)
     assert locating.locate(117.185, 34.255).location.grid.code == "320302001001002"  # still cached
     monkeypatch.setattr(locating, "_CHECK_SECONDS", 0)
     assert locating.locate(117.185, 34.255).location.grid is None  # rebuilt: the district has no grid there
@@ -67,3 +69,11 @@ def test_an_edit_made_by_another_process_is_seen_after_the_check_interval(mapped
 def test_batch_locating_gives_the_grid_of_each_point(mapped_city):
     codes = locating.locate_many([117.175, 117.185, 117.5], [34.255, 34.255, 34.255])
     assert codes == ["320302001001001", "320302001001002", None]
+
+
+def test_a_change_made_by_this_process_is_seen_at_once(mapped_city):
+    assert locating.locate(117.185, 34.255).location.grid.code == "320302001001002"
+    east = Area.objects.get(code="320302001001002")
+    east.geometry = mapping(box(117.20, 34.25, 117.21, 34.26))
+    east.save()  # the save signal bumps the version, in this process
+    assert locating.locate(117.185, 34.255).location.grid is None

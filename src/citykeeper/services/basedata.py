@@ -52,8 +52,18 @@ def current_version() -> int:
     return BaseDataVersion.objects.values_list("version", flat=True).first() or 0
 
 
+# Bumps made by this process: its own indexes look at the stored version at once after
+# one, without waiting for their periodic check.
+_local_changes = [0]
+
+
+def local_changes() -> int:
+    return _local_changes[0]
+
+
 def bump(now: dt.datetime | None = None) -> None:
     """Move the base data version (inside the caller's transaction)."""
+    _local_changes[0] += 1
     now = now or timezone.now()
     if not BaseDataVersion.objects.update(version=F("version") + 1, changed_at=now):
         BaseDataVersion.objects.create(version=1, changed_at=now)

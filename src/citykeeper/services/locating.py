@@ -19,10 +19,11 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from citykeeper.domain.errors import InvalidInput
-from citykeeper.services.basedata import current_version
+from citykeeper.services import basedata
+from citykeeper.spatial.address import Candidate, Description, Doorplate, Gazetteer, Poi, Road
 from citykeeper.spatial.index import AreaIndex, ComponentIndex, Location, NearbyComponent, Place
 from citykeeper.spatial.readers import SourceCRS
-from citykeeper.store.models import Area, Component, ResponsibilityGrid
+from citykeeper.store.models import Area, Component, GazetteerEntry, ResponsibilityGrid
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,23 @@ class Indexes:
     version: int
     areas: AreaIndex
     components: ComponentIndex
+    gazetteer: Gazetteer
     built_seconds: float
+
+
+def _gazetteer() -> Gazetteer:
+    """Roads, doorplates and landmarks as stored (one road may be stored in pieces)."""
+    roads, doorplates, pois = [], [], []
+    for kind, name, number, geometry, lon, lat, poi_kind in GazetteerEntry.objects.values_list(
+        "kind", "name", "number", "geometry", "lon", "lat", "poi_kind"
+    ).iterator(5000):
+        if kind == "road":
+            roads.append(Road(name, shapely.geometry.shape(geometry)))
+        elif kind == "doorplate":
+            doorplates.append(Doorplate(name, number, lon, lat))
+        else:
+            pois.append(Poi(name, poi_kind, lon, lat))
+    return Gazetteer.build(roads, doorplates, pois)
 
 
 def _geometries(queryset) -> tuple[list[str], np.ndarray]:
@@ -71,12 +88,13 @@ def build(version: int) -> Indexes:
         np.fromiter((r[2] for r in rows), float, len(rows)),
         np.fromiter((r[3] for r in rows), float, len(rows)),
     )
+    gazetteer = _gazetteer()
     seconds = time.perf_counter() - started
     log.info(
         "locating indexes built",
         extra={"version": version, "grids": len(grid_codes), "components": len(rows), "seconds": round(seconds, 2)},
     )
-    return Indexes(version, area_index, component_index, seconds)
+    return Indexes(version, area_index, component_index, gazetteer, seconds)
 
 
 def indexes() -> Indexes:
@@ -84,16 +102,17 @@ def indexes() -> Indexes:
     now = time.monotonic()
     with _lock:
         current = _state.get("indexes")
-        if current is not None and now - _state["checked_at"] < _CHECK_SECONDS:
+        fresh_enough = current is not None and now - _state["checked_at"] < _CHECK_SECONDS
+        if fresh_enough and _state["local_changes"] == basedata.local_changes():
             return current
-    version = current_version()
+    version = basedata.current_version()
     with _lock:
         current = _state.get("indexes")
         if current is not None and current.version == version:
-            _state["checked_at"] = now
+            _state.update(checked_at=now, local_changes=basedata.local_changes())
             return current
         fresh = build(version)
-        _state.update(indexes=fresh, checked_at=now)
+        _state.update(indexes=fresh, checked_at=now, local_changes=basedata.local_changes())
         return fresh
 
 
@@ -154,3 +173,19 @@ def locate_many(lons, lats) -> list[str | None]:
     """Grid codes of many WGS84 points (None outside every grid), for imports."""
     areas = indexes().areas
     return areas.grid_codes(areas.locate_many(lons, lats))
+
+
+def describe(lon: float, lat: float, *, crs: str = "wgs84") -> tuple[Location, Description]:
+    """Where a point is and how a case sheet writes it: "云龙区 彭城路与淮海东路交叉口东北约30米"."""
+    lon, lat = to_wgs84(lon, lat, crs)
+    current = indexes()
+    location = current.areas.locate(lon, lat)
+    district = location.district.name if location.district else ""
+    return location, current.gazetteer.describe(lon, lat, district=district)
+
+
+def geocode(text: str, *, limit: int = 5) -> list[Candidate]:
+    """Candidate points for an address text (intersection, doorplate, landmark, road), best first."""
+    if not text or not text.strip():
+        raise InvalidInput("Give the address text to look up.", field="q")
+    return indexes().gazetteer.geocode(text, limit=limit)

@@ -257,10 +257,13 @@ def create_case(request: HttpRequest, payload: CaseIn):
     lon, lat = payload.lon, payload.lat
     if lon is not None and lat is not None:
         lon, lat = locating.to_wgs84(lon, lat, payload.crs)
+    address = payload.address
     if payload.area:
         area = _lookup(Area, "area", "area code", code=payload.area)
     elif lon is not None and lat is not None:
         area = locating.grid_for(lon, lat)
+        if not address.strip():  # written from the position, as a case sheet would
+            address = locating.describe(lon, lat)[1].text
     else:
         raise InvalidInput("Give where the problem is: a point (lon and lat) or an area code (area).", field="lon")
     if payload.idempotency_key:
@@ -281,7 +284,7 @@ def create_case(request: HttpRequest, payload: CaseIn):
         area=area,
         at=timezone.now(),
         description=payload.description,
-        address=payload.address,
+        address=address,
         lon=lon,
         lat=lat,
         urgent=payload.urgent,

@@ -137,3 +137,63 @@ def routing_preview(request: HttpRequest, query: Query[RoutingQuery]):
         "explanation": answer.explanation,
         "grid": grid.code,
     }
+
+
+class AddressQuery(Schema):
+    lon: float
+    lat: float
+    crs: str = Field("wgs84", description=CRS_HELP)
+
+
+class AddressOut(Schema):
+    text: str = Field(
+        ..., description='How a case sheet writes the place, e.g. "云龙区 彭城路与淮海东路交叉口东北约30米".'
+    )
+    kind: Literal["intersection", "doorplate", "poi", "road", "none"]
+    reference: str
+    bearing: str
+    distance_m: float
+    grid: PlaceOut | None
+    district: PlaceOut | None
+
+
+@router.get("/address", response={200: AddressOut, **_ERRORS}, summary="Describe a point as an address")
+def address(request: HttpRequest, query: Query[AddressQuery]):
+    """逆地理编码: the position in words, from the gazetteer (nearest intersection, doorplate,
+    landmark or road side), with the unit grid and district."""
+    location, described = locating.describe(query.lon, query.lat, crs=query.crs)
+    return {
+        "text": described.text,
+        "kind": described.kind,
+        "reference": described.reference,
+        "bearing": described.bearing,
+        "distance_m": round(described.distance_m, 1),
+        "grid": _place(location.grid),
+        "district": _place(location.district),
+    }
+
+
+class GeocodeQuery(Schema):
+    q: str = Field(..., max_length=256, description="Address text: an intersection, a doorplate, a landmark or a road.")
+    limit: int = Field(5, ge=1, le=20)
+
+
+class CandidateOut(Schema):
+    lon: float
+    lat: float
+    text: str
+    kind: str
+    score: float
+    grid: str | None
+
+
+@router.get("/geocode", response={200: list[CandidateOut], **_ERRORS}, summary="Find the point of an address")
+def geocode(request: HttpRequest, query: Query[GeocodeQuery]):
+    """地理编码: candidate points for an address text, best first, each with its unit grid. Text
+    that matches nothing answers an empty list."""
+    found = locating.geocode(query.q, limit=query.limit)
+    grids = locating.locate_many([c.lon for c in found], [c.lat for c in found]) if found else []
+    return [
+        {"lon": c.lon, "lat": c.lat, "text": c.text, "kind": c.kind, "score": round(c.score, 3), "grid": g}
+        for c, g in zip(found, grids, strict=True)
+    ]
