@@ -394,6 +394,37 @@ def cmd_import_gazetteer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grid_generate(args: argparse.Namespace) -> int:
+    from citykeeper.domain.errors import InvalidInput
+    from citykeeper.services.gridgen import generate_areas
+
+    core = None
+    if args.core:
+        try:
+            lon, lat, side = (float(v) for v in args.core.split(","))
+        except ValueError:
+            print("refused: --core takes lon,lat,side_m, e.g. 117.19,34.29,3000", file=sys.stderr)
+            return 2
+        core = (lon, lat, side)
+    try:
+        report = generate_areas(
+            args.district,
+            streets=args.streets,
+            communities_per_street=args.communities,
+            cell_m=args.cell,
+            core=core,
+            out=args.out,
+        )
+    except InvalidInput as exc:
+        return _refusal(exc)
+    where = f"written to {report.written_to}" if report.written_to else "stored"
+    print(
+        f"{report.district}: {report.streets} streets, {report.communities} communities, {report.grids} unit grids "
+        f"over {report.area_km2} km², {where}, in {report.seconds} s"
+    )
+    return 0
+
+
 def cmd_bench_locate(args: argparse.Namespace) -> int:
     from citykeeper.spatial import locate_bench
 
@@ -471,7 +502,9 @@ def _parser() -> argparse.ArgumentParser:
     kinds = p.add_subparsers(dest="kind", required=True, metavar="kind")
     g = kinds.add_parser("grids", help="an area layer: districts, streets, communities, unit or responsibility grids")
     g.add_argument("file", help="GeoJSON, Shapefile (.shp with .shx and .dbf) or CSV with a WKT column")
-    g.add_argument("--level", required=True, choices=["district", "street", "community", "grid", "responsibility"])
+    g.add_argument(
+        "--level", required=True, choices=["city", "district", "street", "community", "grid", "responsibility"]
+    )
     g.add_argument("--crs", help="wgs84, cgcs2000, gcj02, bd09, EPSG:4513-4554 or cgcs2000-gk3:<meridian>")
     g.add_argument("--parent", help="code of the area the layer belongs under (limits the parents)")
     g.add_argument("--code-field", help="property holding the code (default: code, adcode, BGID, ...)")
@@ -500,6 +533,17 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--encoding", help="text encoding of the .dbf or CSV")
     z.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
     z.set_defaults(func=cmd_import_gazetteer)
+
+    p = sub.add_parser("grid", help="unit grids (单元网格)")
+    grids = p.add_subparsers(dest="grid", required=True, metavar="action")
+    gg = grids.add_parser("generate", help="divide a district into streets, communities and unit grids")
+    gg.add_argument("--district", required=True, help="code of a stored district with a boundary")
+    gg.add_argument("--streets", type=int, required=True, help="street offices to cut the district into")
+    gg.add_argument("--communities", type=int, required=True, help="communities per street office")
+    gg.add_argument("--cell", type=float, default=100.0, help="unit grid side in metres (default 100: 10,000 m²)")
+    gg.add_argument("--core", help="only a square core: lon,lat,side_m (e.g. 117.19,34.29,3000)")
+    gg.add_argument("--out", help="write GeoJSON to this file instead of storing the areas")
+    gg.set_defaults(func=cmd_grid_generate)
 
     p = sub.add_parser("bench", help="benchmarks (results for docs/benchmarks.md)")
     benches = p.add_subparsers(dest="bench", required=True, metavar="bench")

@@ -29,7 +29,7 @@ from citykeeper.store.models import Area, ResponsibilityGrid
 
 log = logging.getLogger(__name__)
 
-AREA_LEVELS = ("district", "street", "community", "grid", "responsibility")
+AREA_LEVELS = ("city", "district", "street", "community", "grid", "responsibility")
 PARENT_LEVELS = {
     "district": ("city",),
     "street": ("district",),
@@ -132,6 +132,16 @@ def import_areas(
     started = time.perf_counter()
     name = os.path.basename(os.fspath(path))
     features, _source = read_features(path, crs=crs, kinds=("polygon",), encoding=encoding)
+    # A file of several levels (``grid generate --out`` writes one) gives each feature a
+    # "level" property: take this level's features only.
+    if any("level" in f.properties for f in features):
+        features = [f for f in features if f.properties.get("level") == level]
+        if not features:
+            raise InvalidInput(f"{name} has no features of level {level}.", field="level")
+    if level == "city":
+        return _import_cities(
+            features, name, code_field=code_field, name_field=name_field, dry_run=dry_run, started=started
+        )
     parents = {code: _densified(geom) for code, geom in _parents(level, parent).items()}
     if not parents:
         wanted = " or ".join(PARENT_LEVELS[level])
@@ -191,6 +201,50 @@ def import_areas(
         "areas imported",
         extra={"file": name, "level": level, "areas": report.created, "seconds": report.seconds},
     )
+    return report
+
+
+def _import_cities(features, name, *, code_field, name_field, dry_run, started) -> ImportReport:
+    """The top of the tree: each city outline with its 6-digit administrative code (GB/T 2260)."""
+    problems = []
+    existing = set(Area.objects.filter(level="city").values_list("code", flat=True))
+    seen: dict[str, int] = {}
+    layer = []
+    for f in features:
+        code = _pick(f.properties, code_field, CODE_FIELDS)
+        label = _pick(f.properties, name_field, NAME_FIELDS)
+        where = f"feature {f.number} ({code or 'no code'})"
+        if not (len(code) == 6 and code.isdigit()):
+            problems.append(f"{where}: a city needs its 6-digit administrative code (e.g. 320300)")
+        elif code in existing or Area.objects.filter(code=code).exists():
+            problems.append(f"{where}: code {code} is already in the area tree")
+        elif code in seen:
+            problems.append(f"{where}: code {code} is used again (first by feature {seen[code]})")
+        seen.setdefault(code, f.number)
+        if not label:
+            problems.append(f"{where}: the name is missing")
+        if not f.geometry.is_valid:
+            problems.append(f"{where}: invalid geometry: {shapely.is_valid_reason(f.geometry)}")
+        layer.append(topology.AreaFeature(f.number, code, label, "city", None, f.geometry))
+    if problems:
+        raise ImportRefused(name, problems)
+    report = ImportReport(file=name, level="city", dry_run=dry_run)
+    if not dry_run:
+        with transaction.atomic():
+            for f in layer:
+                point = f.geometry.representative_point()
+                Area.objects.create(
+                    code=f.code,
+                    name=f.name,
+                    level="city",
+                    geometry=mapping(f.geometry),
+                    centroid_lon=round(point.x, 7),
+                    centroid_lat=round(point.y, 7),
+                    area_m2=round(crs_mod.area_m2(f.geometry), 1),
+                )
+            basedata.bump()
+        report.created = len(layer)
+    report.seconds = round(time.perf_counter() - started, 2)
     return report
 
 

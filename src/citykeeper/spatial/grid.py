@@ -464,7 +464,10 @@ def generate_hierarchy(
 
     geoms_xy = np.asarray([row[4] for row in rows], dtype=object)
     areas = shapely.area(geoms_xy)
-    geoms_ll = crs.to_lonlat(geoms_xy, epsg)
+    # A straight cut in metres is a slight curve in lon/lat: a 2 km street edge drawn as
+    # one chord would leave its communities' corners 2 cm outside it. Vertices every
+    # cell length keep every level on the same line.
+    geoms_ll = crs.to_lonlat(shapely.segmentize(geoms_xy, grid_cell_m), epsg)
 
     nodes: list[GeneratedArea] = []
     streets: list[GeneratedArea] = []
