@@ -503,3 +503,17 @@ def test_the_synthetic_city_tiles_without_gaps_or_overlaps():
 def test_the_benchmark_command_prints_the_markdown(capsys):
     assert locate_bench.main(["--grids", "100", "--components", "500", "--points", "300"]) == 0
     assert capsys.readouterr().out.startswith("## Locating (spatial index)")
+
+
+def test_grids_in_a_box_are_the_ones_it_touches_in_code_order():
+    from shapely.geometry import box as square
+
+    from citykeeper.spatial.index import AreaIndex, Place
+
+    cells = {f"32030200100100{i}": square(117.0 + 0.01 * i, 34.0, 117.01 + 0.01 * i, 34.01) for i in range(1, 6)}
+    places = {code: Place(code, code, "grid") for code in cells}
+    places["320302"] = Place("320302", "鼓楼区", "district")
+    index = AreaIndex.build(list(cells.items()), places, {}, [("320302", square(117.0, 34.0, 117.07, 34.01))])
+    found = index.grids_in(117.025, 34.001, 117.035, 34.002)
+    assert [code for code, _ in found] == ["320302001001002", "320302001001003"]
+    assert found[0][1].equals(cells["320302001001002"])

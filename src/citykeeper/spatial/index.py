@@ -368,6 +368,15 @@ class AreaIndex:
         """Number of unit grids."""
         return len(self._grid_codes)
 
+    def grids_in(
+        self, min_lon: float, min_lat: float, max_lon: float, max_lat: float
+    ) -> list[tuple[str, BaseGeometry]]:
+        """(code, polygon) of the unit grids whose boxes meet a lon/lat box, in code order
+        (for map views)."""
+        hits = self._grid_tree.query(shapely.box(min_lon, min_lat, max_lon, max_lat), predicate="intersects")
+        geoms = self._grid_tree.geometries
+        return [(self._grid_codes[i], geoms[i]) for i in sorted(int(h) for h in hits)]
+
     def locate(self, lon: float, lat: float) -> Location:
         """The grid, community, street, district and responsibility grid at a WGS84 point.
 

@@ -17,7 +17,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
-from citykeeper.api.v1 import auth, cases, errors, reference, spatial
+from citykeeper.api.v1 import auth, cases, errors, maps, reference, spatial
 
 DESCRIPTION = """
 JSON API of CityKeeper (城市管家), the digital urban management platform.
@@ -81,3 +81,4 @@ api.add_router("/areas", reference.areas)
 api.add_router("/units", reference.units)
 api.add_router("/calendar", reference.calendar)
 api.add_router("", spatial.router)
+api.add_router("", maps.router)

@@ -140,6 +140,7 @@ class Case(models.Model):
         verbose_name_plural = _("案件")
         ordering = ["-reported_at"]
         indexes = [
+            models.Index(fields=["lon", "lat"], name="case_lonlat_idx"),  # map views by box
             # The ticker's only query: what is due. Partial, so it stays as small as
             # the set of open cases with a running clock (healthchecks' pattern).
             models.Index(
