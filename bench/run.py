@@ -19,6 +19,8 @@ from pathlib import Path
 
 from citykeeper.benchmarks import write_section
 
+DEFAULT_CASES_PER_DAY = 28  # the demo's default (citykeeper.demo.loader)
+
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "benchmarks.md"
 PG_BENCH_DB = "citykeeper_bench"
@@ -65,7 +67,7 @@ def reset_postgres(env: dict[str, str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--cases-per-day", type=int, default=30)
+    parser.add_argument("--cases-per-day", type=int, default=DEFAULT_CASES_PER_DAY)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
 

@@ -45,7 +45,7 @@ def _env_int(name: str, default: int) -> int:
     return int(value)
 
 
-DEFAULT_CASES_PER_DAY = _env_int("CITYKEEPER_DEMO_CASES_PER_DAY", 30)
+DEFAULT_CASES_PER_DAY = _env_int("CITYKEEPER_DEMO_CASES_PER_DAY", 28)
 
 
 class DemoConflict(Exception):

@@ -33,6 +33,7 @@ from citykeeper.domain.workflow import STATE_STAGE, Action, Clock, Role, Stage, 
 from citykeeper.services import hooks, routing
 from citykeeper.services.calendar import calendar_for
 from citykeeper.services.limits import limit_for, to_limit
+from citykeeper.store.bulk import insert_new
 from citykeeper.store.models import (
     Area,
     Attachment,
@@ -263,7 +264,8 @@ def report(
             for name, value in chain_fields(event).items():
                 setattr(case, name, value)
             case.save()
-            event.save()
+            event.case = case  # now that the case has its id
+            insert_new(event)
     except IntegrityError:
         # Two retries raced with the same key: the other one made the case.
         if idempotency_key:
@@ -541,7 +543,7 @@ def _move(
         for name, value in chain_fields(event).items():
             setattr(case, name, value)
         case.version = version + 1
-        event.save()
+        insert_new(event)
     after_commit(case, action.value, actor, role)
     return case
 

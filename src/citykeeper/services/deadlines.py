@@ -14,6 +14,7 @@ import logging
 from django.db import transaction
 
 from citykeeper.services.cases import after_commit, chain_fields, clock_fields, clock_of, next_event
+from citykeeper.store.bulk import insert_new
 from citykeeper.store.models import Case
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _fire(case_id: int, *, expected_due: dt.datetime, now: dt.datetime) -> tuple
         won = Case.objects.filter(pk=case_id, next_deadline_at=expected_due).update(**fields)
         if won != 1:
             return None, expected_due
-        event.save()
+        insert_new(event)
     after_commit(case, kind, None, "system")
     return kind, case.next_deadline_at
 

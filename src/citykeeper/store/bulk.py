@@ -52,3 +52,17 @@ def insert_rows(
             cursor.executemany(sql, chunk)
             written += len(chunk)
     return written
+
+
+_COLUMNS: dict[type[models.Model], tuple[str, ...]] = {}
+
+
+def insert_new(instance: models.Model) -> None:
+    """Insert one new row from a model instance without the ORM's save machinery (no
+    signals, no pk returned): for append-only rows written on every case move."""
+    model = type(instance)
+    names = _COLUMNS.get(model)
+    if names is None:
+        names = tuple(f.attname for f in model._meta.concrete_fields if not f.primary_key)
+        _COLUMNS[model] = names
+    insert_rows(model, names, [tuple(getattr(instance, name) for name in names)])
