@@ -371,6 +371,7 @@ def import_components(
     from django.utils import timezone
 
     from citykeeper.services import locating
+    from citykeeper.store.bulk import insert_rows
     from citykeeper.store.models import Category, Component, ComponentVersion, Unit
     from citykeeper.store.models.codebook import Kind, Standard
 
@@ -455,50 +456,51 @@ def import_components(
     now = timezone.now()
     kinds = {"Point": "point", "MultiPoint": "point", "LineString": "line", "MultiLineString": "line"}
     with transaction.atomic():
-        created = Component.objects.bulk_create(
-            [
-                Component(
-                    code=r["code"],
-                    name=r["name"] or r["minor"],
-                    category_id=r["category_id"],
-                    geometry_kind=kinds.get(r["geometry"].geom_type, "polygon"),
-                    geometry=mapping(r["geometry"]),
-                    lon=round(r["point"].x, 7),
-                    lat=round(r["point"].y, 7),
-                    state=r["state"],
-                    competent_unit_id=r["competent_unit_id"],
-                    owner_unit_id=r["owner_unit_id"],
-                    maintainer_unit_id=r["maintainer_unit_id"],
-                    grid=r["grid"],
-                    area_path=r["grid"].path,
-                    surveyed_on=r["surveyed_on"],
-                    changed_on=r["changed_on"],
-                    data_source=r["data_source"],
-                    note=r["note"],
-                    attributes=r["attributes"],
-                    updated_at=now,
+        columns = (
+            "code", "name", "category_id", "geometry_kind", "geometry", "lon", "lat", "state",
+            "competent_unit_id", "owner_unit_id", "maintainer_unit_id", "grid_id", "area_path",
+            "surveyed_on", "changed_on", "data_source", "note", "attributes", "version", "updated_at",
+        )  # fmt: skip
+        insert_rows(
+            Component,
+            columns,
+            (
+                (
+                    r["code"],
+                    r["name"] or r["minor"],
+                    r["category_id"],
+                    kinds.get(r["geometry"].geom_type, "polygon"),
+                    mapping(r["geometry"]),
+                    round(r["point"].x, 7),
+                    round(r["point"].y, 7),
+                    r["state"],
+                    r["competent_unit_id"],
+                    r["owner_unit_id"],
+                    r["maintainer_unit_id"],
+                    r["grid"].pk,
+                    r["grid"].path,
+                    r["surveyed_on"],
+                    r["changed_on"],
+                    r["data_source"],
+                    r["note"],
+                    r["attributes"],
+                    1,
+                    now,
                 )
                 for r in rows
-            ],
-            batch_size=2000,
+            ),
         )
-        ids = dict(Component.objects.filter(code__in=[r["code"] for r in rows]).values_list("code", "id"))
-        ComponentVersion.objects.bulk_create(
-            [
-                ComponentVersion(
-                    component_id=ids[c.code],
-                    version=1,
-                    changed_at=now,
-                    changed_by=by,
-                    via=f"import {name}",
-                    changes={"created": [None, c.code]},
-                )
-                for c in created
-            ],
-            batch_size=2000,
+        codes = [r["code"] for r in rows]
+        ids = {}
+        for i in range(0, len(codes), 5000):  # IN lists stay below every SQLite build's limit
+            ids.update(Component.objects.filter(code__in=codes[i : i + 5000]).values_list("code", "id"))
+        insert_rows(
+            ComponentVersion,
+            ("component_id", "version", "changed_at", "changed_by_id", "via", "changes"),
+            ((ids[c], 1, now, by.pk if by else None, f"import {name}", {"created": [None, c]}) for c in codes),
         )
         basedata.bump(now)
-    report.created = len(created)
+    report.created = len(rows)
     report.seconds = round(time.perf_counter() - started, 2)
     log.info("components imported", extra={"file": name, "components": report.created, "seconds": report.seconds})
     return report
