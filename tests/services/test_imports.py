@@ -218,3 +218,21 @@ def test_a_gazetteer_file_with_problems_writes_nothing(city, tmp_path):
     assert "feature 3: the doorplate number is missing" in text
     assert "feature 4: " in text and "outside the city" in text
     assert not GazetteerEntry.objects.exists()
+
+
+def test_responsibility_grids_land_in_the_street_that_holds_them_and_locate_finds_them(city, tmp_path):
+    from citykeeper.services import locating
+    from citykeeper.store.models import ResponsibilityGrid
+    from tests.factories import map_city
+
+    map_city(city)
+    path = geojson(
+        tmp_path,
+        ({"code": "ZR-GL-01", "name": "鼓楼一号责任网格"}, box(117.17, 34.25, 117.18, 34.26)),
+        name="beats.geojson",
+    )
+    assert import_areas(path, level="responsibility", crs="wgs84").created == 1
+    beat = ResponsibilityGrid.objects.get(code="ZR-GL-01")
+    assert beat.area.level in ("street", "district") and beat.area.path.startswith("320300/320302")
+    assert locating.locate(117.175, 34.255).location.responsibility.code == "ZR-GL-01"
+    assert locating.locate(117.185, 34.255).location.responsibility is None
