@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from citykeeper.services import open311
 from citykeeper.services.calendar import working_calendar
 from citykeeper.store.models import (
     ApiToken,
@@ -73,6 +74,7 @@ def test_every_changelist_add_and_change_page_opens(admin_client, city):
     )
     Group.objects.create(name="配置管理员")
     make_component(city)
+    open311.issue_key("某市民App", at=timezone.now())
     RoutingRule.objects.create(kind="area_category", area=city.district, category=city.category, unit=city.unit)
     ResponsibilityGrid.objects.create(
         code="R-GL-01", name="鼓楼一号责任网格", area=city.district, geometry={}, area_m2=1.0
@@ -368,3 +370,16 @@ def test_a_component_edited_in_the_admin_gets_a_version_record(admin_client, cit
     assert component.version == 2 and component.state == "damaged"
     record = component.versions.get(version=2)
     assert record.via == "admin" and record.changes["state"] == ["intact", "damaged"]
+
+
+@pytest.mark.django_db
+def test_an_open311_key_issued_in_the_admin_is_shown_once_and_stored_as_a_hash(admin_client):
+    from citykeeper.store.models import Open311Key
+
+    response = admin_client.post(_url(Open311Key, "add"), {"name": "FixMyStreet", "rate_per_minute": 30}, follow=True)
+    page = response.content.decode()
+    key = Open311Key.objects.get(name="FixMyStreet")
+    shown = page.split("o311_", 1)[1].split("<", 1)[0].split()[0]
+    plaintext = "o311_" + shown
+    assert key.rate_per_minute == 30 and key.key_hash not in page and plaintext.startswith(key.prefix)
+    assert open311.authenticate(plaintext, now=timezone.now()) == key

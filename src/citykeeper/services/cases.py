@@ -209,8 +209,13 @@ def report(
     reporter_phone: str = "",
     idempotency_key: str | None = None,
     attachments: list[int] | None = None,
+    source_detail: str = "",
+    extra: dict | None = None,
 ) -> Case:
     """上报: a new case enters the acceptance queue with the accept clock running.
+
+    ``source_detail`` names the client or device within the channel; ``extra`` (what the
+    channel sent besides, e.g. Open311 attributes) is kept on the report event.
 
     A retry with the same idempotency key returns the case the first call made.
     """
@@ -232,6 +237,7 @@ def report(
                 city_code=settings.CITYKEEPER["CITY_CODE"],
                 state=State.REPORTED,
                 source=source,
+                source_detail=source_detail[:100],
                 category=category,
                 description=description,
                 address=address,
@@ -257,7 +263,15 @@ def report(
                 actor=actor,
                 role=role,
                 to_state=State.REPORTED,
-                data={"source": source, "category": category.minor_code, "area": area.code, "lon": lon, "lat": lat},
+                data={
+                    "source": source,
+                    "category": category.minor_code,
+                    "area": area.code,
+                    "lon": lon,
+                    "lat": lat,
+                    **({"source_detail": source_detail} if source_detail else {}),
+                    **(extra or {}),
+                },
                 attachments=_attachment_refs(case, attachments or []),
                 reason=description,
             )

@@ -4,20 +4,21 @@ the gazetteer and routing rules with the "which unit would get this?" preview.""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from citykeeper.domain.errors import DomainError
-from citykeeper.services import basedata, routing
+from citykeeper.services import basedata, open311, routing
 from citykeeper.store.models import (
     Area,
     Category,
     Component,
     ComponentVersion,
     GazetteerEntry,
+    Open311Key,
     ResponsibilityGrid,
     RoutingRule,
 )
@@ -140,3 +141,43 @@ class RoutingRuleAdmin(admin.ModelAdmin):
             "answer": answer,
         }
         return TemplateResponse(request, "admin/citykeeper/routing_preview.html", context)
+
+
+# --------------------------------------------------------------------------- Open311 client keys
+
+
+@admin.register(Open311Key)
+class Open311KeyAdmin(admin.ModelAdmin):
+    """Keys are issued here: the key itself is shown once, after saving, and only its hash is kept."""
+
+    list_display = ["name", "prefix", "rate_per_minute", "created_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        return (
+            ["name", "rate_per_minute"]
+            if obj is None
+            else ["name", "prefix", "rate_per_minute", "created_at", "revoked_at"]
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["prefix", "created_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, plaintext = open311.issue_key(obj.name, at=timezone.now(), rate_per_minute=obj.rate_per_minute)
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            _("请立即复制该客户端的 api_key，它只显示这一次：%(key)s") % {"key": plaintext},
+        )
+
+    @admin.action(description=_("吊销所选密钥"))
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        messages.success(request, _("已吊销 %(count)d 个密钥。") % {"count": count})

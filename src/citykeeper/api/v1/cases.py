@@ -8,11 +8,9 @@ alike, so numbers cannot be probed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
@@ -29,8 +27,8 @@ from citykeeper.api.v1.schemas import (
 )
 from citykeeper.domain.errors import DomainError, InvalidInput, NotFound
 from citykeeper.domain.workflow import Action, Role, allowed_actions
+from citykeeper.services import attachments, locating
 from citykeeper.services import cases as case_service
-from citykeeper.services import locating
 from citykeeper.services.calendar import calendar_for
 from citykeeper.store.models import (
     Area,
@@ -48,8 +46,6 @@ log = logging.getLogger(__name__)
 
 router = Router(tags=["cases"])
 
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 _ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
@@ -401,16 +397,6 @@ def _target(user: User, number: str) -> Case:
 # ---------------------------------------------------------------- attachments
 
 
-def _sniff_image(head: bytes) -> str | None:
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 @router.post(
     "/{number}/attachments",
     response={200: AttachmentOut, 201: AttachmentOut, 413: ErrorOut, 415: ErrorOut, **_ERRORS},
@@ -422,39 +408,13 @@ def upload_attachment(request: HttpRequest, number: str, file: UploadedFile = Fi
     enters the case's timeline. Uploading the same file twice returns the first row (200)."""
     user: User = request.auth
     case = visible_case(user, number)
-    if file.size is None or file.size > MAX_ATTACHMENT_BYTES:
-        raise ApiError(413, "file_too_large", "An attachment may be at most 10 MB.", field="file")
-    digest = hashlib.sha256()
-    head = b""
-    for chunk in file.chunks():
-        if not head:
-            head = chunk[:16]
-        digest.update(chunk)
-    content_type = _sniff_image(head)
-    if content_type is None:
-        raise ApiError(415, "unsupported_media_type", "Only JPEG, PNG and WebP images are accepted.", field="file")
-    sha256 = digest.hexdigest()
-    existing = Attachment.objects.filter(case=case, sha256=sha256).first()
-    if existing is not None:
-        return Status(200, _attachment_out(existing))
-    file.seek(0)
-    attachment = Attachment(
-        case=case,
-        content_type=content_type,
-        sha256=sha256,
-        size=file.size,
-        uploaded_by=user,
-        uploaded_at=timezone.now(),
-    )
-    attachment.file.save(f"{sha256}{IMAGE_EXTENSIONS[content_type]}", file, save=False)
     try:
-        with transaction.atomic():
-            attachment.save()
-    except Exception:
-        attachment.file.delete(save=False)
-        raise
-    log.info("attachment uploaded", extra={"case": case.number, "attachment": attachment.pk, "user": user.pk})
-    return Status(201, _attachment_out(attachment))
+        attachment, created = attachments.store_image(case, file, by=user)
+    except (attachments.TooLarge, attachments.UnsupportedMedia) as exc:
+        raise ApiError(exc.status, exc.code, exc.message, field="file") from None
+    if created:
+        log.info("attachment uploaded", extra={"case": case.number, "attachment": attachment.pk, "user": user.pk})
+    return Status(201 if created else 200, _attachment_out(attachment))
 
 
 def _attachment_out(attachment: Attachment) -> dict[str, Any]:

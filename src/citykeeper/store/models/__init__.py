@@ -9,6 +9,7 @@ from citykeeper.store.models.basedata import (
 from citykeeper.store.models.calendar import CalendarDay, CalendarYear, WorkPeriodRow
 from citykeeper.store.models.cases import ApiToken, Attachment, Case, CaseEvent, CaseNumberCounter
 from citykeeper.store.models.codebook import Category, ClosingCondition, DisposalLimit, FilingCondition, StageLimit
+from citykeeper.store.models.open311 import Open311Key
 from citykeeper.store.models.org import Area, RoleGrant, Unit, User
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DisposalLimit",
     "FilingCondition",
     "GazetteerEntry",
+    "Open311Key",
     "ResponsibilityGrid",
     "RoleGrant",
     "RoutingRule",

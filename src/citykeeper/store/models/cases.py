@@ -52,6 +52,8 @@ class Case(models.Model):
     )
     version = models.PositiveIntegerField(_("版本"), default=1)
     source = models.CharField(_("来源"), max_length=12, choices=Source.choices)
+    # Which client, device or desk within the channel (an Open311 client's name, a camera id).
+    source_detail = models.CharField(_("来源详情"), max_length=100, blank=True)
     category = models.ForeignKey("store.Category", models.PROTECT, related_name="cases", verbose_name=_("类别"))
     condition = models.ForeignKey(
         "store.FilingCondition", models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("立案条件")
