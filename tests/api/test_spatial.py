@@ -100,3 +100,11 @@ def test_a_case_reported_by_position_gets_its_address_written(api, city, people)
     response = api(people.inspector).post("/cases", {"category": city.category.pk, "lon": 117.1803, "lat": 34.2553})
     assert response.status_code == 201
     assert response.json()["address"].startswith("鼓楼区 中山北路与黄河路交叉口")
+
+
+def test_possible_duplicates_are_offered_before_saving_without_who_reported(api, city, people):
+    map_city(city)
+    first = api(people.inspector).post("/cases", {"category": city.category.pk, "lon": 117.175, "lat": 34.255}).json()
+    body = api(people.citizen).get("/duplicates", {"category": city.category.pk, "lon": 117.1752, "lat": 34.255}).json()
+    assert [d["number"] for d in body] == [first["number"]]
+    assert body[0]["same_category"] and 15 < body[0]["distance_m"] < 25 and "reporter" not in body[0]

@@ -105,6 +105,14 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
         assert at >= last.get(case_id, at), case_id
         last[case_id] = at
 
+    # Every intake channel appears, the Open311 client named on its cases.
+    assert set(Case.objects.values_list("source", flat=True)) == {
+        "inspector", "hotline", "citizen", "camera", "open311", "leader",
+    }  # fmt: skip
+    assert set(Case.objects.filter(source="open311").values_list("source_detail", flat=True)) == {
+        "徐州城市管家App（Open311）"
+    }
+
     # Base data: streets with doorplates, ~90,000 components in their grids, beats, routing.
     from citykeeper.store.models import Component, GazetteerEntry, ResponsibilityGrid, RoutingRule
 

@@ -39,7 +39,16 @@ from citykeeper.store.models.codebook import Standard
 
 log = logging.getLogger(__name__)
 
-SOURCE_MIX = ((Source.INSPECTOR, 0.66), (Source.HOTLINE, 0.15), (Source.CITIZEN, 0.13), (Source.CAMERA, 0.06))
+SOURCE_MIX = (
+    (Source.INSPECTOR, 0.64),
+    (Source.HOTLINE, 0.14),
+    (Source.CITIZEN, 0.12),
+    (Source.CAMERA, 0.05),
+    (Source.OPEN311, 0.04),
+    (Source.LEADER, 0.01),
+)
+# The third-party app that reports through Open311 in the demo.
+OPEN311_CLIENT = "徐州城市管家App（Open311）"
 # Report hours (local) and their weights: patrols peak mid-morning and mid-afternoon.
 INSPECTOR_HOURS = {7: 3, 8: 8, 9: 10, 10: 10, 11: 7, 12: 3, 13: 4, 14: 8, 15: 9, 16: 8, 17: 5, 18: 2}
 PUBLIC_HOURS = {
@@ -97,6 +106,9 @@ COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
         (Source.INSPECTOR, {"suspension", "deny_suspension"}),
         (Source.INSPECTOR, {"self_dispose", "refuse_self"}),
         (Source.INSPECTOR, {"note"}),
+        (Source.OPEN311, set()),
+        (Source.LEADER, set()),
+        (Source.CAMERA, set()),
     )
 )
 
@@ -335,6 +347,10 @@ class History:
                 reporter = self.users[f"citizen{rng.randint(2, 4)}"]
             else:
                 reporter = None  # anonymous, from the public portal
+        elif source == Source.OPEN311:
+            reporter = None  # an app's user, known to the app, not to us
+        elif source == Source.LEADER:
+            reporter = self.users["leader"]  # 领导交办: first-hand, no verification needed
         else:  # hotline and camera reports are entered by an operator
             reporter = rng.choice(self.city.operators[district])
         return Plan(at, source, grid, choice, condition, reporter, flags)
@@ -513,7 +529,7 @@ class History:
         if source != Source.INSPECTOR:
             text = rng.choice(catalog.CITIZEN_WORDS) + text
         name, phone = "", ""
-        if source == Source.HOTLINE or (source == Source.CITIZEN and reporter is None):
+        if source in (Source.HOTLINE, Source.OPEN311) or (source == Source.CITIZEN and reporter is None):
             name = rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(("女士", "先生"))
             phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
         self.sources[source] += 1
@@ -533,6 +549,7 @@ class History:
                 urgent=plan.condition.urgent,
                 reporter_name=name,
                 reporter_phone=phone,
+                source_detail=OPEN311_CLIENT if source == Source.OPEN311 else "",
             )
 
         return Step(at, run)
@@ -564,7 +581,7 @@ class History:
 
         # 受理, with verification for reports that are not first-hand
         operator = self._operator(p)
-        if p.source != Source.INSPECTOR:
+        if p.source not in svc.FIRST_HAND_SOURCES:
             if "reject_direct" in flags:
                 t = self._centre(case, t)
                 yield self._move(t, svc.reject, operator, reason=rng.choice(catalog.REJECT_NO_VERIFY))

@@ -197,3 +197,50 @@ def geocode(request: HttpRequest, query: Query[GeocodeQuery]):
         {"lon": c.lon, "lat": c.lat, "text": c.text, "kind": c.kind, "score": round(c.score, 3), "grid": g}
         for c, g in zip(found, grids, strict=True)
     ]
+
+
+class DuplicatesQuery(Schema):
+    category: int = Field(..., description="Category id of the new report.")
+    lon: float
+    lat: float
+    crs: str = Field("wgs84", description=CRS_HELP)
+    limit: int = Field(5, ge=1, le=20)
+
+
+class DuplicateOut(Schema):
+    number: str
+    state: str
+    category: str
+    same_category: bool
+    distance_m: float
+    reported_at: str
+    address: str
+
+
+@router.get("/duplicates", response={200: list[DuplicateOut], **_ERRORS}, summary="Possible duplicates of a report")
+def duplicates(request: HttpRequest, query: Query[DuplicatesQuery]):
+    """疑似重复: open cases of the same (then a related) category near this point, reported within
+    the category's window (default 50 m and 72 hours), nearest first. Offered to reporters and
+    operators before they save; only the case number, category, state, distance, time and address
+    are shown, never who reported it."""
+    from django.utils import timezone
+
+    from citykeeper.services import duplicates as duplicate_service
+
+    category = Category.objects.filter(pk=query.category).first()
+    if category is None:
+        raise InvalidInput(f"No category with id {query.category}.", field="category")
+    lon, lat = locating.to_wgs84(query.lon, query.lat, query.crs)
+    found = duplicate_service.suggest(category, lon, lat, at=timezone.now(), limit=query.limit)
+    return [
+        {
+            "number": s.case.number,
+            "state": s.case.state,
+            "category": s.case.category.minor_name,
+            "same_category": s.same_category,
+            "distance_m": round(s.distance_m, 1),
+            "reported_at": timezone.localtime(s.case.reported_at).isoformat(timespec="seconds"),
+            "address": s.case.address,
+        }
+        for s in found
+    ]

@@ -48,6 +48,9 @@ class Category(models.Model):
     minor_name = models.CharField(_("小类名称"), max_length=80)
     code_status = models.CharField(_("代码来源"), max_length=80, blank=True)
     emergency = models.BooleanField(_("应急类（24小时计时）"), default=False)
+    # Reports of this category this close in place and time are offered as possible duplicates.
+    duplicate_radius_m = models.PositiveIntegerField(_("疑似重复半径（米）"), default=50)
+    duplicate_window_hours = models.PositiveIntegerField(_("疑似重复时间窗（小时）"), default=72)
     active = models.BooleanField(_("启用"), default=True)
     note = models.CharField(_("备注"), max_length=300, blank=True)
 
