@@ -75,6 +75,13 @@ def test_every_changelist_add_and_change_page_opens(admin_client, city):
     Group.objects.create(name="配置管理员")
     make_component(city)
     open311.issue_key("某市民App", at=timezone.now())
+    from citykeeper.services import devices
+    from citykeeper.store.models import DeviceEventType
+    from tests.factories import map_city
+
+    map_city(city)
+    DeviceEventType.objects.create(event_type="garbage", category=city.category)
+    devices.register("CAM-1", "球机", lon=117.175, lat=34.255)
     RoutingRule.objects.create(kind="area_category", area=city.district, category=city.category, unit=city.unit)
     ResponsibilityGrid.objects.create(
         code="R-GL-01", name="鼓楼一号责任网格", area=city.district, geometry={}, area_m2=1.0

@@ -51,8 +51,10 @@ from citykeeper.store.querysets import may
 log = logging.getLogger(__name__)
 
 # Reports from these sources are first-hand: the operator may accept them without
-# sending an inspector to verify (DESIGN: verification is for non-inspector sources).
-FIRST_HAND_SOURCES = frozenset({Source.INSPECTOR, Source.LEADER})
+# sending an inspector to verify (DESIGN: verification is for non-inspector sources). A
+# camera's snapshot is the evidence: accepting it is the operator's confirmation, and
+# rejecting it marks a false alarm of the device.
+FIRST_HAND_SOURCES = frozenset({Source.INSPECTOR, Source.LEADER, Source.CAMERA})
 
 
 @dataclass
@@ -306,6 +308,8 @@ SOURCE_ROLES: dict[str, tuple[Role, ...]] = {
 def _reporting_role(actor: User | None, source: str) -> str:
     allowed = SOURCE_ROLES[source]
     if actor is None:
+        if source == Source.CAMERA:
+            return "device"  # a camera or sensor reporting through its own key (services.devices)
         if Role.CITIZEN in allowed:
             return Role.CITIZEN  # anonymous citizen report
         raise NotPermitted(f"Reports with source '{source}' need a signed-in staff member.", field="source")

@@ -25,7 +25,7 @@ class Suggestion:
     same_category: bool
 
 
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle distance (haversine): within 0.5 % of the ellipsoid at these ranges."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
@@ -66,7 +66,7 @@ def suggest(
     for case in candidates:
         if exclude is not None and case.pk == exclude.pk:
             continue
-        distance = _metres(lon, lat, case.lon, case.lat)
+        distance = metres(lon, lat, case.lon, case.lat)
         if distance <= radius:
             found.append(Suggestion(case, distance, case.category_id == category.pk))
     found.sort(key=lambda s: (not s.same_category, s.distance_m))

@@ -11,12 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from citykeeper.domain.errors import DomainError
-from citykeeper.services import basedata, open311, routing
+from citykeeper.services import basedata, devices, open311, routing
 from citykeeper.store.models import (
     Area,
     Category,
     Component,
     ComponentVersion,
+    Device,
+    DeviceEventType,
     GazetteerEntry,
     Open311Key,
     ResponsibilityGrid,
@@ -181,3 +183,43 @@ class Open311KeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         messages.success(request, _("已吊销 %(count)d 个密钥。") % {"count": count})
+
+
+# --------------------------------------------------------------------------- devices
+
+
+@admin.register(DeviceEventType)
+class DeviceEventTypeAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "category"]
+    search_fields = ["event_type", "category__minor_name"]
+    autocomplete_fields = ["category"]
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    """Devices report with a key shown once, after saving; false alarms are counted per device."""
+
+    list_display = ["code", "name", "kind", "active", "fold_minutes", "fold_radius_m", "min_confidence", "false_alarms"]
+    list_filter = ["kind", "active"]
+    search_fields = ["code", "name"]
+    exclude = ["key_hash"]
+    readonly_fields = ["prefix"]
+
+    @admin.display(description=_("误报率"))
+    def false_alarms(self, obj: Device) -> str:
+        figures = devices.stats(obj)
+        return f"{figures['false_alarms']}/{figures['confirmed'] + figures['false_alarms']}"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        options = {f: getattr(obj, f) for f in ("fold_minutes", "fold_radius_m", "min_confidence", "active")}
+        try:
+            device, plaintext = devices.register(obj.code, obj.name, lon=obj.lon, lat=obj.lat, kind=obj.kind, **options)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return
+        obj.pk = device.pk
+        obj.refresh_from_db()
+        messages.warning(request, _("请立即复制该设备的密钥，它只显示这一次：%(key)s") % {"key": plaintext})

@@ -17,7 +17,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
-from citykeeper.api.v1 import auth, cases, errors, maps, reference, spatial
+from citykeeper.api.v1 import auth, cases, devices, errors, maps, reference, spatial
 
 DESCRIPTION = """
 JSON API of CityKeeper (城市管家), the digital urban management platform.
@@ -82,3 +82,4 @@ api.add_router("/units", reference.units)
 api.add_router("/calendar", reference.calendar)
 api.add_router("", spatial.router)
 api.add_router("", maps.router)
+api.add_router("", devices.router)

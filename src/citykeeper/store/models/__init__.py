@@ -9,7 +9,7 @@ from citykeeper.store.models.basedata import (
 from citykeeper.store.models.calendar import CalendarDay, CalendarYear, WorkPeriodRow
 from citykeeper.store.models.cases import ApiToken, Attachment, Case, CaseEvent, CaseNumberCounter
 from citykeeper.store.models.codebook import Category, ClosingCondition, DisposalLimit, FilingCondition, StageLimit
-from citykeeper.store.models.open311 import Open311Key
+from citykeeper.store.models.open311 import Device, DeviceEvent, DeviceEventType, Open311Key
 from citykeeper.store.models.org import Area, RoleGrant, Unit, User
 
 __all__ = [
@@ -26,6 +26,9 @@ __all__ = [
     "ClosingCondition",
     "Component",
     "ComponentVersion",
+    "Device",
+    "DeviceEvent",
+    "DeviceEventType",
     "DisposalLimit",
     "FilingCondition",
     "GazetteerEntry",
