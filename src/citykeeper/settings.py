@@ -64,7 +64,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "citykeeper.urls"
 WSGI_APPLICATION = "citykeeper.wsgi.application"
 AUTH_USER_MODEL = "store.User"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 
 TEMPLATES = [
     {

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from citykeeper.api.v1 import api as api_v1
@@ -7,6 +8,9 @@ from citykeeper.web import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(template_name="citykeeper/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path("desk/", views.desk, name="desk"),
     path("admin/", admin.site.urls),
     path("api/v1/", api_v1.urls),
     path("open311/v2/", include("citykeeper.api.open311.urls")),

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
-from citykeeper.store.models import RoleGrant
+from citykeeper.domain.workflow import Role
+from citykeeper.store.models import Category, RoleGrant
+from citykeeper.store.models.codebook import Standard
 
 # The one login per role that `citykeeper demo` creates and prints
 # (citykeeper.demo.city.LOGINS and DEMO_PASSWORD; web may not import demo, so
@@ -33,3 +38,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+DESK_ROLES = frozenset({Role.OPERATOR, Role.SHIFT_LEAD})
+
+
+@login_required
+def desk(request: HttpRequest) -> HttpResponse:
+    """热线坐席: the operators' fast form for 12319/12345 calls (see static/citykeeper/desk.js)."""
+    if not request.user.roles & DESK_ROLES:
+        raise PermissionDenied(_("热线坐席只对受理员和值班长开放。"))
+    categories = Category.objects.filter(active=True, standard__in=[Standard.GB_47678, Standard.LOCAL]).order_by(
+        "kind", "major_code", "minor_code"
+    )
+    groups: dict[str, list[Category]] = {}
+    for category in categories:
+        groups.setdefault(f"{category.get_kind_display()} · {category.major_name}", []).append(category)
+    return render(request, "citykeeper/desk.html", {"categories": list(groups.items())})
