@@ -19,3 +19,19 @@ def city(db):
 @pytest.fixture
 def people(city):
     return make_personas(city)
+
+
+@pytest.fixture
+def quanshan(city):
+    """A third district, 泉山区, with a boundary (117.20–117.22 E, 34.25–34.26 N) and no streets yet."""
+    from shapely.geometry import box, mapping
+
+    from citykeeper.store.models import Area
+
+    return Area.objects.create(
+        code="320311",
+        name="泉山区",
+        level="district",
+        parent=city.city,
+        geometry=mapping(box(117.20, 34.25, 117.22, 34.26)),
+    )

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from citykeeper import cli
 from citykeeper.store.models import Area
 from tests.services.test_imports import EAST, WEST, geojson
-
-
-@pytest.fixture
-def quanshan(city):
-    from shapely.geometry import box, mapping
-
-    return Area.objects.create(
-        code="320311",
-        name="泉山区",
-        level="district",
-        parent=city.city,
-        geometry=mapping(box(117.20, 34.25, 117.22, 34.26)),
-    )
 
 
 def test_import_grids_writes_the_layer_and_says_how_many(quanshan, tmp_path, capsys):

@@ -16,18 +16,6 @@ WEST = box(117.20, 34.25, 117.21, 34.26)
 EAST = box(117.21, 34.25, 117.22, 34.26)
 
 
-@pytest.fixture
-def quanshan(city):
-    """A district with a boundary and no streets yet."""
-    return Area.objects.create(
-        code="320311",
-        name="泉山区",
-        level="district",
-        parent=city.city,
-        geometry=mapping(box(117.20, 34.25, 117.22, 34.26)),
-    )
-
-
 def geojson(tmp_path, *features, name="streets.geojson"):
     path = tmp_path / name
     path.write_text(

@@ -1,24 +1,8 @@
 from django.db import migrations, models
 
-# SQLite adds these NOT NULL columns by rebuilding store_case, and the rename at the end
-# of the rebuild fails while a trigger on store_case_event names store_case (0002). Drop
-# that trigger around the rebuild and put it back unchanged. Any later migration that
-# rebuilds store_case on SQLite needs the same two steps.
-_NO_DELETE = """CREATE TRIGGER case_event_no_delete BEFORE DELETE ON store_case_event
-       WHEN EXISTS (SELECT 1 FROM store_case WHERE id = OLD.case_id)
-       BEGIN SELECT RAISE(ABORT, 'case events are append-only: delete refused'); END"""
+from citykeeper.store.migrations._triggers import lift_case_event_trigger, restore_case_event_trigger
 
-
-def _on_sqlite(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "sqlite":
-            schema_editor.execute(sql)
-
-    return run
-
-
-drop_trigger = _on_sqlite("DROP TRIGGER case_event_no_delete")
-create_trigger = _on_sqlite(_NO_DELETE)
+# SQLite adds these NOT NULL columns by rebuilding store_case: see _triggers.
 
 
 def fill_chain_heads(apps, schema_editor):
@@ -38,7 +22,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_trigger, create_trigger),
+        lift_case_event_trigger(),
         migrations.AddField(
             model_name="case",
             name="chain_head",
@@ -49,6 +33,6 @@ class Migration(migrations.Migration):
             name="chain_seq",
             field=models.PositiveIntegerField(default=0, editable=False, verbose_name="事件数"),
         ),
-        migrations.RunPython(create_trigger, drop_trigger),
+        restore_case_event_trigger(),
         migrations.RunPython(fill_chain_heads, migrations.RunPython.noop),
     ]
