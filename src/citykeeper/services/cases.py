@@ -72,6 +72,7 @@ class MoveInput:
     extension_unit: str | None = None
     target: Case | None = None
     reply_due_at: dt.datetime | None = None
+    callback: str | None = None  # 回访 outcome, on a note
 
 
 # ---------------------------------------------------------------- the clock on a case
@@ -594,6 +595,8 @@ def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
         out["target"] = data.target.number
     if data.reply_due_at is not None:
         out["reply_due_at"] = data.reply_due_at.isoformat()
+    if data.callback is not None:
+        out["callback"] = data.callback
     return out
 
 
@@ -823,6 +826,42 @@ def merge(number: str, *, actor: User, version: int, at: dt.datetime, data: Move
 def note(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
     """备注 / 补充照片."""
     return _move(number, Action.NOTE, actor=actor, version=version, at=at, data=data)
+
+
+# 回访: after a case from a caller closes, an operator calls back and records the answer.
+CALLBACK_OUTCOMES = {"satisfied": "满意", "unsatisfied": "不满意", "unreachable": "未接通"}
+CALLBACK_SOURCES = frozenset({Source.HOTLINE, Source.CITIZEN, Source.OPEN311})
+
+
+def awaiting_callback(cases):
+    """Of ``cases`` (a queryset), the closed ones from callers that nobody has called back yet."""
+    return (
+        cases.filter(state=State.CLOSED, source__in=CALLBACK_SOURCES)
+        .exclude(reporter_phone="")
+        .exclude(events__kind=Action.NOTE.value, events__data__has_key="callback")
+    )
+
+
+def record_callback(
+    number: str, *, actor: User, version: int, at: dt.datetime, outcome: str, remark: str = ""
+) -> Case:
+    """Record a call-back on a closed case as a note event carrying ``callback``: the
+    outcome goes into the case's hash-chained record like every other fact."""
+    if outcome not in CALLBACK_OUTCOMES:
+        raise InvalidInput(
+            f"Unknown call-back outcome '{outcome}' (use one of: {', '.join(CALLBACK_OUTCOMES)}).", field="outcome"
+        )
+    case = Case.objects.filter(number=number).only("state", "source", "reporter_phone").first()
+    if case is None:
+        raise NotFound(f"No case numbered {number}.", field="number")
+    if case.state != State.CLOSED or case.source not in CALLBACK_SOURCES or not case.reporter_phone:
+        raise InvalidInput(
+            "Only closed cases reported by a caller with a phone number get a call-back.", field="number"
+        )
+    text = f"回访：{CALLBACK_OUTCOMES[outcome]}" + (f"。{remark.strip()}" if remark.strip() else "")
+    return _move(
+        number, Action.NOTE, actor=actor, version=version, at=at, data=MoveInput(reason=text, callback=outcome)
+    )
 
 
 VERBS: dict[Action, Callable[..., Case]] = {

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import F, Q
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
-from ninja import File, Query, Router, Status, UploadedFile
+from ninja import File, Query, Router, Schema, Status, UploadedFile
+from pydantic import Field
 
 from citykeeper.api.v1.errors import ApiError, ErrorOut
 from citykeeper.api.v1.schemas import (
@@ -24,6 +25,7 @@ from citykeeper.api.v1.schemas import (
     CaseFilters,
     CaseIn,
     CasePage,
+    Strict,
 )
 from citykeeper.domain.errors import DomainError, InvalidInput, NotFound
 from citykeeper.domain.workflow import Action, Role, allowed_actions
@@ -439,3 +441,57 @@ def download_attachment(request: HttpRequest, number: str, attachment_id: int):
     if attachment is None:
         raise NotFound(f"Case {number} has no attachment {attachment_id}.", field="attachment_id")
     return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+
+
+# ---------------------------------------------------------------- call-backs (回访)
+
+
+class CallbackIn(Strict):
+    version: int = Field(..., description="The case version you read (409 if it moved since).")
+    outcome: Literal["satisfied", "unsatisfied", "unreachable"]
+    remark: str = Field("", max_length=500)
+
+
+class CallbackDue(Schema):
+    number: str
+    version: int
+    category: str
+    reporter_name: str
+    reporter_phone: str
+    closed_at: dt.datetime
+
+
+@router.get("/callbacks/due", response={200: list[CallbackDue], **_ERRORS}, summary="Closed cases awaiting a call-back")
+def callbacks_due(request: HttpRequest, limit: int = 100):
+    """回访: closed cases reported by callers (hotline, citizens, Open311 apps) with a phone number
+    that nobody has called back yet, oldest first, within your scope."""
+    user: User = request.auth
+    qs = case_service.awaiting_callback(Case.objects.restrict(user, "view")).select_related("category")
+    rows = qs.order_by("closed_at", "id")[: max(1, min(limit, 500))]
+    return [
+        {
+            "number": c.number,
+            "version": c.version,
+            "category": c.category.minor_name,
+            "reporter_name": c.reporter_name,
+            "reporter_phone": c.reporter_phone,
+            "closed_at": c.closed_at,
+        }
+        for c in rows
+    ]
+
+
+@router.post("/{number}/callback", response={200: CaseDetail, **_ERRORS}, summary="Record a call-back")
+def record_callback(request: HttpRequest, number: str, payload: CallbackIn):
+    """回访结果: the caller was satisfied, unsatisfied or unreachable; kept on the case's record."""
+    user: User = request.auth
+    case = visible_case(user, number)
+    case_service.record_callback(
+        case.number,
+        actor=user,
+        version=payload.version,
+        at=timezone.now(),
+        outcome=payload.outcome,
+        remark=payload.remark,
+    )
+    return _fresh_detail(case.number, user)
