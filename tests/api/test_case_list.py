@@ -65,6 +65,16 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_case(api, city,
     assert Case.objects.count() == 1
 
 
+def test_a_replayed_idempotency_key_with_a_different_report_is_refused_and_stores_nothing(api, city, people):
+    client = api(people.inspector)
+    body = {"category": city.category.pk, "area": city.grid.code, "idempotency_key": "phone-42-0002"}
+    first = client.post("/cases", {**body, "description": "井盖破损"}).json()
+    changed = client.post("/cases", {**body, "description": "路灯不亮"})
+    assert changed.status_code == 409 and changed.json()["code"] == "idempotency_conflict"
+    assert first["number"] in changed.json()["detail"] and "different report" in changed.json()["detail"]
+    assert Case.objects.count() == 1 and Case.objects.get().description == "井盖破损"
+
+
 @pytest.fixture
 def spread(city, people):
     """Five cases across both districts, sources, times and states."""

@@ -8,6 +8,8 @@ alike, so numbers cannot be probed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from typing import Any, Literal
 
@@ -264,6 +266,12 @@ def create_case(request: HttpRequest, payload: CaseIn):
             address = locating.describe(lon, lat)[1].text
     else:
         raise InvalidInput("Give where the problem is: a point (lon and lat) or an area code (area).", field="lon")
+    # What the request says, so that a retry can be told from a different report that
+    # reuses the key (an offline queue's retry must not become a second case, and a
+    # different report must not silently come back as the first one).
+    fingerprint = hashlib.sha256(
+        json.dumps(payload.dict(exclude={"idempotency_key"}), sort_keys=True, default=str).encode()
+    ).hexdigest()
     if payload.idempotency_key:
         existing = Case.objects.filter(idempotency_key=payload.idempotency_key).first()
         if existing is not None:
@@ -272,6 +280,15 @@ def create_case(request: HttpRequest, payload: CaseIn):
                     409,
                     "idempotency_conflict",
                     "This idempotency key was already used.",
+                    field="idempotency_key",
+                )
+            first = existing.events.filter(kind="report").values_list("data", flat=True).first() or {}
+            if first.get("request_fingerprint", fingerprint) != fingerprint:
+                raise ApiError(
+                    409,
+                    "idempotency_conflict",
+                    f"This idempotency key was used for a different report (case {existing.number}); "
+                    f"send a new key for a new report.",
                     field="idempotency_key",
                 )
             return Status(200, _fresh_detail(existing.number, user))
@@ -290,6 +307,7 @@ def create_case(request: HttpRequest, payload: CaseIn):
         reporter_phone=payload.reporter_phone,
         idempotency_key=payload.idempotency_key,
         attachments=payload.attachments,
+        extra={"request_fingerprint": fingerprint} if payload.idempotency_key else None,
     )
     return Status(201, _fresh_detail(case.number, user))
 
