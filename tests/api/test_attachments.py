@@ -11,9 +11,22 @@ from citykeeper.store.models import Attachment
 from tests.api.conftest import API
 from tests.factories import report_case
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 64
+
+def _image(fmt: str, size=(64, 48), **save) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, fmt, **save)
+    return out.getvalue()
+
+
+PNG = _image("PNG")
+JPEG = _image("JPEG")
+WEBP = _image("WEBP")
+# The right first bytes and nothing behind them: a renamed or truncated file.
+FAKE_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +118,38 @@ def test_an_attachment_of_another_case_cannot_be_attached(api, city, people):
     attachment = upload(client, other.number, PNG).json()
     response = client.act(case.number, "note", case.version, reason="补充", attachments=[attachment["id"]])
     assert response.status_code == 422 and response.json()["field"] == "attachments"
+
+
+def test_a_file_with_an_image_header_that_does_not_decode_is_refused(api, city, people):
+    case = report_case(city, people)
+    response = upload(api(people.inspector), case.number, FAKE_PNG)
+    assert response.status_code == 415 and "readable" in response.json()["detail"]
+    assert not Attachment.objects.exists()
+
+
+def test_the_public_copy_has_no_gps_and_is_upright_and_the_thumbnail_is_small(api, city, people):
+    import io
+
+    from PIL import Image
+
+    source = Image.new("RGB", (3000, 2000), (10, 120, 60))
+    exif = source.getexif()
+    exif[0x0110] = "SecretCam"
+    exif[0x0112] = 6  # rotated: shown upright it is 2000 wide, 3000 high
+    exif[0x8825] = {1: "N", 2: (34.0, 15.0, 30.0), 3: "E", 4: (117.0, 10.0, 5.0)}
+    raw = io.BytesIO()
+    source.save(raw, "JPEG", exif=exif)
+    case = report_case(city, people)
+    body = upload(api(people.inspector), case.number, raw.getvalue(), name="p.jpg", content_type="image/jpeg").json()
+    row = Attachment.objects.get(pk=body["id"])
+    assert (row.width, row.height) == (2000, 3000)
+    with Image.open(row.public_file) as public:
+        assert public.size == (1365, 2048) and not public.getexif()  # no GPS, no camera
+    with Image.open(row.thumbnail) as thumb:
+        assert max(thumb.size) == 320
+    assert row.file.read() == raw.getvalue()  # the original stays as evidence for staff
+    client = api(people.operator).client
+    url = f"{API}/cases/{case.number}/attachments/{row.pk}"
+    thumb_bytes = b"".join(client.get(url, {"variant": "thumbnail"}).streaming_content)
+    assert thumb_bytes == row.thumbnail.open("rb").read()
+    assert b"".join(client.get(url).streaming_content) == raw.getvalue()

@@ -1,12 +1,18 @@
-"""Photos and media: checked by their bytes, stored once per case, content-addressed."""
+"""Photos and media: checked by their bytes and by decoding them, stored once per case,
+content-addressed, with a public copy (upright, at most 2048 px, every metadata field
+removed: no GPS position, no camera serial) and a thumbnail for lists and maps."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import warnings
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from citykeeper.domain.errors import DomainError
 from citykeeper.store.models import Attachment, Case, User
@@ -15,6 +21,11 @@ log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+PUBLIC_MAX_PX = 2048
+THUMBNAIL_PX = 320
+# A 10 MB file can still claim a huge canvas (a decompression bomb); 60 megapixels is
+# far beyond any phone camera.
+MAX_PIXELS = 60_000_000
 
 
 class TooLarge(DomainError):
@@ -58,15 +69,61 @@ def store_image(case: Case, file, *, by: User | None) -> tuple[Attachment, bool]
     if existing is not None:
         return existing, False
     file.seek(0)
+    public, thumbnail, (width, height) = _variants(file.read())
+    file.seek(0)
     attachment = Attachment(
-        case=case, content_type=content_type, sha256=sha256, size=file.size, uploaded_by=by, uploaded_at=timezone.now()
+        case=case,
+        content_type=content_type,
+        sha256=sha256,
+        size=file.size,
+        uploaded_by=by,
+        uploaded_at=timezone.now(),
+        width=width,
+        height=height,
     )
     attachment.file.save(f"{sha256}{IMAGE_EXTENSIONS[content_type]}", file, save=False)
+    attachment.public_file.save(f"{sha256}-public.jpg", ContentFile(public), save=False)
+    attachment.thumbnail.save(f"{sha256}-thumb.jpg", ContentFile(thumbnail), save=False)
     try:
         with transaction.atomic():
             attachment.save()
     except Exception:
-        attachment.file.delete(save=False)
+        for stored in (attachment.file, attachment.public_file, attachment.thumbnail):
+            stored.delete(save=False)
         raise
     log.info("attachment stored", extra={"case": case.number, "attachment": attachment.pk})
     return attachment, True
+
+
+def _variants(data: bytes) -> tuple[bytes, bytes, tuple[int, int]]:
+    """(public JPEG, thumbnail JPEG, (width, height)) of an image, or UnsupportedMedia when the
+    bytes do not decode as the image they claim to be."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.width * probe.height > MAX_PIXELS:
+                    raise UnsupportedMedia(
+                        f"The image is {probe.width}×{probe.height} pixels; at most {MAX_PIXELS // 1_000_000} "
+                        f"megapixels are accepted.",
+                        field="file",
+                    )
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                upright = ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):  # fmt: skip
+        raise UnsupportedMedia("The file is not a readable JPEG, PNG or WebP image.", field="file") from None
+    size = upright.size
+    public = upright.copy()
+    public.thumbnail((PUBLIC_MAX_PX, PUBLIC_MAX_PX))
+    thumb = upright.copy()
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    # A fresh JPEG carries no EXIF, XMP or ICC text: nothing of where or with what it was taken.
+    return _jpeg(public, 85), _jpeg(thumb, 80), size
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()

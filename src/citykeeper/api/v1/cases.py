@@ -452,12 +452,22 @@ def _attachment_out(attachment: Attachment) -> dict[str, Any]:
     summary="Download an attachment",
     openapi_extra={"responses": {"200": {"description": "The image", "content": {"image/*": {}}}}},
 )
-def download_attachment(request: HttpRequest, number: str, attachment_id: int):
-    """The stored file, for a case the caller may see."""
+def download_attachment(
+    request: HttpRequest,
+    number: str,
+    attachment_id: int,
+    variant: Literal["original", "public", "thumbnail"] = "original",
+):
+    """The stored file for a case the caller may see: the ``original`` (evidence, with its
+    metadata), the ``public`` copy (no GPS or camera data, at most 2048 px) or a ``thumbnail``."""
     case = visible_case(request.auth, number)
     attachment = Attachment.objects.filter(case=case, pk=attachment_id).first()
     if attachment is None:
         raise NotFound(f"Case {number} has no attachment {attachment_id}.", field="attachment_id")
+    if variant != "original":
+        stored = attachment.public_file if variant == "public" else attachment.thumbnail
+        if stored:
+            return FileResponse(stored.open("rb"), content_type="image/jpeg")
     return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
 
 

@@ -246,6 +246,11 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField(_("大小"))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, related_name="+")
     uploaded_at = models.DateTimeField(_("上传时间"))
+    # For public views: upright, at most 2048 px, without any metadata (no GPS, no camera).
+    public_file = models.FileField(_("公开版本"), upload_to="cases/%Y/%m/", blank=True)
+    thumbnail = models.FileField(_("缩略图"), upload_to="cases/%Y/%m/", blank=True)
+    width = models.PositiveIntegerField(_("宽度"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("高度"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("附件")
