@@ -211,3 +211,28 @@ def map_city(c: City) -> City:
     )
     locating.invalidate()
     return c
+
+
+def close_case(c: City, p: Personas, case: Case, *, at=MONDAY_9AM) -> Case:
+    """Walk a reported case the whole way to 结案 (verifying it first when its source needs it),
+    a minute per step from ``at``."""
+    from citykeeper.services.cases import FIRST_HAND_SOURCES, MoveInput
+
+    steps = []
+    if case.source not in FIRST_HAND_SOURCES:
+        steps += [
+            (case_service.send_verify, p.operator, MoveInput(assignee=p.inspector)),
+            (case_service.verify, p.inspector, MoveInput(found=True)),
+        ]
+    steps += [
+        (case_service.accept, p.operator, MoveInput()),
+        (case_service.file, p.shift_lead, MoveInput(condition=c.condition)),
+        (case_service.dispatch, p.dispatcher, MoveInput(unit=c.unit)),
+        (case_service.dispose, p.handler, MoveInput(reason="已处理完毕")),
+        (case_service.send_check, p.operator, MoveInput(assignee=p.inspector)),
+        (case_service.check_pass, p.inspector, MoveInput()),
+        (case_service.close, p.shift_lead, MoveInput()),
+    ]
+    for minutes, (verb, actor, data) in enumerate(steps, start=1):
+        case = verb(case.number, actor=actor, version=case.version, at=at + dt.timedelta(minutes=minutes), data=data)
+    return case

@@ -149,6 +149,60 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+
+def s3_storage() -> dict | None:
+    """Photos (case attachments) in an S3-compatible bucket when CITYKEEPER_S3_BUCKET is set
+    (AWS, MinIO, Ceph, SeaweedFS, Aliyun OSS, Tencent COS, ...); None keeps them under
+    MEDIA_ROOT. The bucket stays private: originals keep their EXIF and GPS as evidence, so
+    no object is public and the app serves every download itself."""
+    bucket = os.environ.get("CITYKEEPER_S3_BUCKET", "")
+    if not bucket:
+        return None
+    from importlib.util import find_spec
+
+    if find_spec("storages") is None or find_spec("boto3") is None:
+        raise ImproperlyConfigured(
+            'CITYKEEPER_S3_BUCKET is set but django-storages and boto3 are not installed: pip install "citykeeper[s3]"'
+        )
+    keys = ("CITYKEEPER_S3_ACCESS_KEY_ID", "CITYKEEPER_S3_SECRET_ACCESS_KEY")
+    missing = [name for name in keys if not os.environ.get(name)]
+    if missing:
+        raise ImproperlyConfigured(f"CITYKEEPER_S3_BUCKET is set, so {' and '.join(missing)} must be set too")
+    addressing = os.environ.get("CITYKEEPER_S3_ADDRESSING_STYLE", "auto")
+    if addressing not in ("auto", "path", "virtual"):
+        raise ImproperlyConfigured(f"CITYKEEPER_S3_ADDRESSING_STYLE must be auto, path or virtual, not {addressing!r}")
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": os.environ.get("CITYKEEPER_S3_ENDPOINT_URL") or None,
+            "access_key": os.environ["CITYKEEPER_S3_ACCESS_KEY_ID"],
+            "secret_key": os.environ["CITYKEEPER_S3_SECRET_ACCESS_KEY"],
+            "region_name": os.environ.get("CITYKEEPER_S3_REGION") or None,
+            # Checksums only where S3 requires them, as before boto3 1.36: several S3-compatible
+            # services refuse the CRC32 headers that boto3 now sends with every upload by default.
+            # SigV4 for signed URLs too (botocore would presign with the deprecated SigV2).
+            "client_config": Config(
+                signature_version="s3v4",
+                s3={"addressing_style": addressing},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+            "location": os.environ.get("CITYKEEPER_S3_PREFIX", "").strip("/"),
+            # Private: objects get the bucket's own (private) ACL, URLs are signed and short-lived,
+            # and a second photo with the same name never replaces the first.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
+
+
+STORAGES["default"] = s3_storage() or STORAGES["default"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -163,4 +217,11 @@ CITYKEEPER = {
     "CITY_CODE": os.environ.get("CITYKEEPER_CITY_CODE", "320300"),
     "WARN_RATIO": 0.8,
     "TICKER_INTERVAL_SECONDS": envint("CITYKEEPER_TICKER_INTERVAL", "15"),
+    # A raster tile URL template for the maps ("https://…/{z}/{x}/{y}.png"); empty: the maps draw
+    # the city's own area outlines only, which works on a closed network with no tile server.
+    "MAP_TILE_URL": os.environ.get("CITYKEEPER_MAP_TILE_URL", ""),
+    # Reports a client address may send through the public portal per hour (flood control).
+    "PORTAL_REPORTS_PER_HOUR": envint("CITYKEEPER_PORTAL_REPORTS_PER_HOUR", "10"),
+    # Behind a reverse proxy: the header that carries the client's address (e.g. X-Real-IP).
+    "CLIENT_ADDRESS_HEADER": os.environ.get("CITYKEEPER_CLIENT_ADDRESS_HEADER", ""),
 }

@@ -153,3 +153,16 @@ def test_the_public_copy_has_no_gps_and_is_upright_and_the_thumbnail_is_small(ap
     thumb_bytes = b"".join(client.get(url, {"variant": "thumbnail"}).streaming_content)
     assert thumb_bytes == row.thumbnail.open("rb").read()
     assert b"".join(client.get(url).streaming_content) == raw.getvalue()
+
+
+def test_staff_publish_a_photo_and_may_withdraw_it_but_a_unit_handler_may_not(api, city, people):
+    case = report_case(city, people, source="citizen")
+    photo = upload(api(people.operator), case.number, JPEG).json()["id"]
+    path = f"/cases/{case.number}/attachments/{photo}/publication"
+    published = api(people.operator).post(path, {"published": True})
+    assert published.status_code == 200 and published.json()["published_by"] == "operator"
+    assert Attachment.objects.get(pk=photo).published_at is not None
+    assert api(people.operator).post(path, {"published": False}).json()["published"] is False
+    assert Attachment.objects.get(pk=photo).published_at is None
+    refused = api(people.handler).post(path, {"published": True})
+    assert refused.status_code == 404  # a unit handler does not see an undispatched case at all

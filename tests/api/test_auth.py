@@ -140,3 +140,23 @@ def test_revoking_needs_a_bearer_token(city, people):
     response = client.delete(f"{API}/auth/token")
     assert response.status_code == 400
     assert response.json()["code"] == "no_token"
+
+
+def test_password_guessing_from_one_address_is_stopped_after_twenty_attempts(city, people):
+    from citykeeper.api.v1.auth import TOKEN_ATTEMPTS
+
+    client = Client(REMOTE_ADDR="198.51.100.9")
+    guess = {"username": "operator", "password": "nope"}
+    codes = [
+        client.post(f"{API}/auth/token", guess, content_type="application/json").status_code
+        for _ in range(TOKEN_ATTEMPTS + 1)
+    ]
+    assert codes == [401] * TOKEN_ATTEMPTS + [429]
+    refused = client.post(
+        f"{API}/auth/token", {"username": "operator", "password": "pw-operator"}, content_type="application/json"
+    )
+    assert refused.status_code == 429 and "try again in" in refused.json()["detail"]
+    other = Client(REMOTE_ADDR="198.51.100.10").post(
+        f"{API}/auth/token", {"username": "operator", "password": "pw-operator"}, content_type="application/json"
+    )
+    assert other.status_code == 201 and ApiToken.objects.count() == 1

@@ -78,3 +78,18 @@ def test_unknown_keys_types_low_confidence_bad_snapshots_and_positions_outside_s
         assert response.status_code in (413, 415, 422), (body, response.status_code)
         assert response.json().get("field") == field, (body, response.json())
     assert not Case.objects.exists() and not device.events.exists()
+
+
+def test_a_device_flooding_the_webhook_is_refused_after_its_budget_and_stores_nothing_more(
+    api, city, people, monkeypatch
+):
+    from citykeeper.api.v1 import devices as device_api
+    from citykeeper.store.models import DeviceEvent
+
+    monkeypatch.setattr(device_api, "DEVICE_EVENTS_PER_MINUTE", 3)
+    _device, key = camera(city)
+    codes = [send(key, event_type="manhole_broken", confidence=0.9).status_code for _ in range(4)]
+    assert codes == [201, 200, 200, 429]
+    assert DeviceEvent.objects.count() == 3
+    refused = send(key, event_type="manhole_broken", confidence=0.9)
+    assert refused.json()["code"] == "throttled" and "retry in" in refused.json()["detail"]

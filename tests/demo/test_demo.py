@@ -107,8 +107,12 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
 
     # Every intake channel appears, the Open311 client named on its cases.
     assert set(Case.objects.values_list("source", flat=True)) == {
-        "inspector", "hotline", "citizen", "camera", "open311", "leader",
+        "inspector", "hotline", "citizen", "web", "camera", "open311", "leader",
     }  # fmt: skip
+    # Public reporters rate results and now and then say a case is not fixed.
+    assert CaseEvent.objects.filter(kind="rate", actor_role="citizen").exists()
+    assert CaseEvent.objects.filter(kind="reopen", case__source="web").exists()
+    assert CaseEvent.objects.filter(kind__in=["uphold", "send_check"], from_state="reopened").exists()
     assert set(Case.objects.filter(source="open311").values_list("source_detail", flat=True)) == {
         "徐州城市管家App（Open311）"
     }

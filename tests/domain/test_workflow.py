@@ -26,9 +26,11 @@ def test_every_open_state_has_a_way_forward():
         assert moves, f"{state} is a dead end"
 
 
-def test_terminal_states_allow_only_notes():
-    for state in TERMINAL_STATES:
+def test_terminal_states_allow_only_notes_and_a_closed_case_also_the_reporters_rating_and_reopening():
+    for state in TERMINAL_STATES - {State.CLOSED}:
         assert set(allowed_actions(state, set(Role))) == {Action.NOTE}
+    assert set(allowed_actions(State.CLOSED, set(Role))) == {Action.NOTE, Action.RATE, Action.REOPEN}
+    assert set(allowed_actions(State.CLOSED, {Role.CITIZEN})) == {Action.RATE, Action.REOPEN}
 
 
 def test_every_open_state_carries_a_stage_clock():
@@ -52,14 +54,15 @@ def test_every_state_is_reachable_from_reported():
     assert seen == set(State)
 
 
-def test_citizens_can_take_no_action_on_a_case():
-    assert all(Role.CITIZEN not in row.roles for row in TRANSITIONS.values())
+def test_citizens_act_only_on_closed_cases_they_rate_or_say_are_not_fixed():
+    citizen_rows = {(row.state, row.action) for row in TRANSITIONS.values() if Role.CITIZEN in row.roles}
+    assert citizen_rows == {(State.CLOSED, Action.RATE), (State.CLOSED, Action.REOPEN)}
 
 
 def test_an_illegal_move_names_the_possible_ones():
     with pytest.raises(IllegalMove) as err:
         transition_for(State.CLOSED, Action.DISPATCH)
-    assert "possible: note" in err.value.message
+    assert "possible: rate, reopen, note" in err.value.message
 
 
 def test_a_role_outside_the_row_is_refused_with_the_allowed_roles():

@@ -75,3 +75,47 @@ def test_a_desk_without_a_place_says_so_and_saves_nothing(live_server, page, des
     page.wait_for_function("document.getElementById('result').textContent.length > 0")
     assert "请先选择事发位置" in page.inner_text("#result")
     assert Case.objects.count() == before
+
+
+def _login_operator(page, live_server):
+    page.goto(f"{live_server.url}/login/?next=/desk/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "pw-operator")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/desk/")
+
+
+def test_a_caller_with_the_same_problem_is_recorded_and_merged_into_the_open_case(live_server, page, desk_city):
+    city, _people, earlier = desk_city
+    _login_operator(page, live_server)
+    page.fill("#caller", "李先生")
+    page.fill("#phone", "13700000000")
+    page.fill("#address", "中山北路与黄河路交叉口")
+    page.press("#address", "Enter")
+    page.wait_for_selector("#candidates label")
+    page.select_option("#category", str(city.category.pk))
+    page.fill("#description", "井盖松动")
+    page.click(f"#duplicates button.merge[data-target='{earlier.number}']")
+    page.wait_for_function("document.getElementById('result').textContent.includes('合并')")
+    assert "ok" in page.get_attribute("#result", "class")
+    merged = Case.objects.exclude(pk=earlier.pk).get()
+    assert (merged.state, merged.merged_into_id, merged.reporter_name) == ("merged", earlier.pk, "李先生")
+
+
+def test_the_desk_lists_due_call_backs_and_records_one_with_a_click(live_server, page, desk_city):
+    from tests.factories import close_case
+
+    city, people, _earlier = desk_city
+    from django.utils import timezone
+
+    called = report_case(city, people, source="hotline", at=timezone.now(), reporter_phone="13600000000")
+    close_case(city, people, called, at=timezone.now())
+    _login_operator(page, live_server)
+    row = page.locator(f"#callback-rows tr[data-number='{called.number}']")
+    row.wait_for()
+    row.locator("input.remark").fill("市民表示已修好")
+    row.locator("button[data-outcome=satisfied]").click()
+    page.wait_for_function("document.getElementById('callback-status').textContent.includes('已记录回访')")
+    note = called.events.filter(kind="note").get()
+    assert note.data["callback"] == "satisfied" and "市民表示已修好" in note.reason
+    page.locator(f"#callback-rows tr[data-number='{called.number}']").wait_for(state="detached")

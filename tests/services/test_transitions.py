@@ -25,6 +25,7 @@ def persona_for(role: Role, people):
         Role.DISPATCHER: people.dispatcher,
         Role.UNIT_HANDLER: people.handler,
         Role.LEADER: people.leader,
+        Role.CITIZEN: people.citizen,
     }.get(role)
 
 
@@ -38,6 +39,7 @@ def payload(action: Action, city, people, case) -> MoveInput:
         Action.DISPATCH: MoveInput(unit=city.unit),
         Action.REQUEST_EXTENSION: MoveInput(reason=reason, extension_value=1, extension_unit="work_days"),
         Action.MERGE: MoveInput(target=report_case(city, people, at=case.reported_at)),
+        Action.RATE: MoveInput(rating=4),
     }.get(action, MoveInput(reason=reason))
 
 
@@ -52,6 +54,7 @@ PATHS: dict[State, tuple[str, list[tuple[Action, Role]]]] = {
     State.MERGED: ("inspector", [(Action.MERGE, Role.OPERATOR)]),
 }
 _ACCEPTED = PATHS[State.ACCEPTED][1]
+_VERIFIED = PATHS[State.VERIFIED][1]
 _FILED = [*_ACCEPTED, (Action.FILE, Role.SHIFT_LEAD)]
 _DISPATCHED = [*_FILED, (Action.DISPATCH, Role.DISPATCHER)]
 _DISPOSED = [*_DISPATCHED, (Action.DISPOSE, Role.UNIT_HANDLER)]
@@ -77,7 +80,12 @@ PATHS.update(
         State.CHECKING: ("inspector", _CHECKING),
         State.CHECK_FAILED: ("inspector", [*_CHECKING, (Action.CHECK_FAIL, Role.INSPECTOR)]),
         State.CHECKED: ("inspector", _CHECKED),
-        State.CLOSED: ("inspector", [*_CHECKED, (Action.CLOSE, Role.SHIFT_LEAD)]),
+        # A citizen's report, so that its reporter may rate it and say it is not fixed.
+        State.CLOSED: ("citizen", [*_VERIFIED, *_CHECKED, (Action.CLOSE, Role.SHIFT_LEAD)]),
+        State.REOPENED: (
+            "citizen",
+            [*_VERIFIED, *_CHECKED, (Action.CLOSE, Role.SHIFT_LEAD), (Action.REOPEN, Role.CITIZEN)],
+        ),
     }
 )
 

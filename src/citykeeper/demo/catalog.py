@@ -93,3 +93,7 @@ NOTE_REASONS = ("已电话联系责任单位负责人", "举报人再次来电�
 SELF_DISPOSE_REASONS = ("监督员现场已自行处置", "现场已整改完毕，附处置前后照片")
 REFUSE_SELF_DISPOSAL = ("自行处置不到位，转立案派遣",)
 CITIZEN_WORDS = ("市民反映：", "群众来电反映：", "12345转办：")
+# What public reporters say after closing (市民评价, "not fixed") and how the centre answers.
+NOT_FIXED_REASONS = ("问题还在，并没有处理好", "处理后没两天又出现了", "现场只处理了一半")
+UPHOLD_REASONS = ("经回看处置照片并电话核实，现场已处置到位，维持结案",)
+RATING_WORDS = {5: "处理很及时，满意", 4: "处理得不错", 3: "处理了，但速度一般", 2: "处理得比较慢", 1: "拖了很久才处理"}

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 SOURCE_MIX = (
     (Source.INSPECTOR, 0.64),
     (Source.HOTLINE, 0.14),
-    (Source.CITIZEN, 0.12),
+    (Source.CITIZEN, 0.12),  # a third of them anonymous, through the web portal
     (Source.CAMERA, 0.05),
     (Source.OPEN311, 0.04),
     (Source.LEADER, 0.01),
@@ -84,6 +84,8 @@ P = {
     "late_check": 0.05,
     "late_centre": 0.03,
     "urgent_condition": 0.12,
+    "rate": 0.4,
+    "reopen": 0.04,
 }
 
 # The first cases of the history take these paths, so even a short demo shows each one.
@@ -109,6 +111,8 @@ COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
         (Source.OPEN311, set()),
         (Source.LEADER, set()),
         (Source.CAMERA, set()),
+        (Source.WEB, set()),
+        (Source.WEB, {"reopen"}),
     )
 )
 
@@ -134,6 +138,7 @@ STALLS: tuple[tuple[str, frozenset[str], bool, tuple[float, float]], ...] = tupl
         ("checking", set(), False, (8, 40)),
         ("check_failed", {"check_fail"}, False, (16, 64)),
         ("checked", set(), False, (8, 48)),
+        ("reopened", {"reopen"}, True, (24, 96)),
     )
 )
 STALLS_PER_STATE = 2
@@ -285,7 +290,8 @@ class History:
             for _ in range(STALLS_PER_STATE):
                 at = self._working_before(self.now, dt.timedelta(hours=rng.uniform(lo, hi)))
                 at = max(at, self.now - dt.timedelta(days=self.days) + dt.timedelta(hours=1))  # a short history
-                source = Source.HOTLINE if public else Source.INSPECTOR
+                # A reopening needs a public reporter who can follow the case (the web portal).
+                source = (Source.WEB if "reopen" in flags else Source.HOTLINE) if public else Source.INSPECTOR
                 plan = self._plan(at, source, flags)
                 plan.stall = state
                 plans.append(plan)
@@ -315,6 +321,8 @@ class History:
             maybe("duplicate")
         elif not maybe("reject_direct"):
             maybe("not_found")
+            if source in (Source.CITIZEN, Source.WEB):
+                maybe("reopen")
         maybe("void")
         if maybe("return"):
             maybe("deny_return")
@@ -346,7 +354,10 @@ class History:
             elif r < 0.6:
                 reporter = self.users[f"citizen{rng.randint(2, 4)}"]
             else:
-                reporter = None  # anonymous, from the public portal
+                reporter = None  # anonymous, from the public portal (网站门户)
+                source = Source.WEB
+        elif source == Source.WEB:
+            reporter = None  # anonymous, from the public portal
         elif source == Source.OPEN311:
             reporter = None  # an app's user, known to the app, not to us
         elif source == Source.LEADER:
@@ -529,7 +540,7 @@ class History:
         if source != Source.INSPECTOR:
             text = rng.choice(catalog.CITIZEN_WORDS) + text
         name, phone = "", ""
-        if source in (Source.HOTLINE, Source.OPEN311) or (source == Source.CITIZEN and reporter is None):
+        if source in (Source.HOTLINE, Source.OPEN311, Source.WEB) or (source == Source.CITIZEN and reporter is None):
             name = rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(("女士", "先生"))
             phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
         self.sources[source] += 1
@@ -665,7 +676,31 @@ class History:
             case = yield self._move(t, svc.check_pass, inspector, reason="现场核查，已处置到位")
             break
         t = self._centre(case, t)
-        yield self._move(t, svc.close, shift_lead)
+        case = yield self._move(t, svc.close, shift_lead)
+        yield from self._reporter_verdict(p, case, t, operator, shift_lead)
+
+    def _reporter_verdict(self, p: Plan, case: Case, t: dt.datetime, operator: User, shift_lead: User):
+        """A public reporter rates the result (市民评价), or says it is not fixed: the centre then
+        sends an inspector to look again, or upholds the closing with its reason."""
+        rng = self.rng
+        if p.source not in (Source.CITIZEN, Source.WEB) or (p.source == Source.CITIZEN and p.reporter is None):
+            return
+        t = self._minutes(t, 60, 60 * 30)
+        if "reopen" in p.flags:
+            case = yield self._move(t, svc.reopen, p.reporter, reason=rng.choice(catalog.NOT_FIXED_REASONS))
+            t = self._centre(case, t)
+            if rng.random() < 0.5:
+                yield self._move(t, svc.uphold, operator, reason=rng.choice(catalog.UPHOLD_REASONS))
+                return
+            inspector = self._inspector(p)
+            case = yield self._move(t, svc.send_check, operator, assignee=inspector)
+            t = self._in_stage(case, t, who="inspector", lo=0.1, hi=0.8)
+            case = yield self._move(t, svc.check_pass, inspector, reason="再次核查，已处置到位")
+            t = self._centre(case, t)
+            yield self._move(t, svc.close, shift_lead)
+        elif rng.random() < P["rate"]:
+            stars = rng.choices((5, 4, 3, 2, 1), weights=(55, 25, 10, 6, 4))[0]
+            yield self._move(t, svc.rate, p.reporter, rating=stars, reason=catalog.RATING_WORDS[stars])
 
     def _disposal(self, p: Plan, case: Case, t: dt.datetime, unit: Unit, *, first: bool):
         """The unit's part: optional extension or suspension, maybe an urge, then the feedback."""

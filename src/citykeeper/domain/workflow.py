@@ -47,6 +47,7 @@ class State(StrEnum):
     CHECK_FAILED = "check_failed"  # 核查未通过, waiting for the rework decision
     CHECKED = "checked"  # 核查通过, waiting for closing (结案)
     CLOSED = "closed"  # 结案
+    REOPENED = "reopened"  # 市民反映未解决: back with the operator to decide (re-check, rework or uphold)
     REJECTED = "rejected"  # 不予受理
     VOIDED = "voided"  # 作废
     MERGED = "merged"  # 已合并 into another case
@@ -86,6 +87,7 @@ STATE_STAGE: dict[State, Stage] = {
     State.CHECKING: Stage.CHECK,
     State.CHECK_FAILED: Stage.CLOSE,
     State.CHECKED: Stage.CLOSE,
+    State.REOPENED: Stage.ACCEPT,
 }
 
 
@@ -118,6 +120,9 @@ class Action(StrEnum):
     URGE = "urge"  # 督办
     MERGE = "merge"  # 合并 into another case
     NOTE = "note"  # 备注 / 补充照片
+    RATE = "rate"  # 市民评价 (1–5 stars) of the result
+    REOPEN = "reopen"  # 市民反映"未解决": the reporter says the closed case is not fixed
+    UPHOLD = "uphold"  # 维持结案: the operator finds the closing right after all
 
 
 class Clock(StrEnum):
@@ -214,6 +219,20 @@ _ROWS: list[Transition] = [
     ),
     _t(_S.CHECK_FAILED, _A.REWORK, _S.DISPATCHED, frozenset({_R.SHIFT_LEAD, _R.DISPATCHER}), _C.START),
     _t(_S.CHECKED, _A.CLOSE, _S.CLOSED, _R.SHIFT_LEAD, _C.STOP),
+    # The reporter rates the result and may say it is not fixed: the case comes back to the
+    # centre, which sends an inspector to check again, orders rework, or upholds the closing.
+    _t(_S.CLOSED, _A.RATE, _S.CLOSED, _R.CITIZEN, _C.NONE, guards=("rater_is_reporter", "rating_given")),
+    _t(_S.CLOSED, _A.REOPEN, _S.REOPENED, _R.CITIZEN, _C.START, guards=("reopen_allowed",), needs_reason=True),
+    _t(_S.REOPENED, _A.SEND_CHECK, _S.CHECKING, _R.OPERATOR, _C.START, guards=("inspector_assignee",)),
+    _t(
+        _S.REOPENED,
+        _A.REWORK,
+        _S.DISPATCHED,
+        frozenset({_R.SHIFT_LEAD, _R.DISPATCHER}),
+        _C.START,
+        guards=("was_dispatched",),
+    ),
+    _t(_S.REOPENED, _A.UPHOLD, _S.CLOSED, _CENTRE_DESK, _C.STOP, needs_reason=True),
 ]
 
 # 督办, notes and merging apply to many states; generate their rows instead of

@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import warnings
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -49,10 +50,24 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-def store_image(case: Case, file, *, by: User | None) -> tuple[Attachment, bool]:
-    """Store an uploaded image for ``case``; returns (attachment, created). The same bytes
-    uploaded again return the first row. Refuses more than 10 MB and anything not JPEG,
-    PNG or WebP."""
+@dataclass(frozen=True)
+class CheckedImage:
+    """An upload that passed every check and is ready to be stored (nothing written yet)."""
+
+    file: object
+    size: int
+    sha256: str
+    content_type: str
+    public: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+def check_image(file) -> CheckedImage:
+    """Check an uploaded image by its bytes and by decoding it, and make its public copy and
+    thumbnail, without storing anything: a report with several photos checks them all first,
+    so that one bad photo refuses the whole report and nothing is stored half."""
     if file.size is None or file.size > MAX_ATTACHMENT_BYTES:
         raise TooLarge("An attachment may be at most 10 MB.", field="file")
     digest = hashlib.sha256()
@@ -64,35 +79,52 @@ def store_image(case: Case, file, *, by: User | None) -> tuple[Attachment, bool]
     content_type = sniff_image(head)
     if content_type is None:
         raise UnsupportedMedia("Only JPEG, PNG and WebP images are accepted.", field="file")
-    sha256 = digest.hexdigest()
-    existing = Attachment.objects.filter(case=case, sha256=sha256).first()
-    if existing is not None:
-        return existing, False
     file.seek(0)
     public, thumbnail, (width, height) = _variants(file.read())
     file.seek(0)
+    return CheckedImage(file, file.size, digest.hexdigest(), content_type, public, thumbnail, width, height)
+
+
+def save_checked(case: Case, image: CheckedImage, *, by: User | None) -> tuple[Attachment, bool]:
+    """Store a checked image for ``case``; the same bytes stored again return the first row."""
+    existing = Attachment.objects.filter(case=case, sha256=image.sha256).first()
+    if existing is not None:
+        return existing, False
     attachment = Attachment(
         case=case,
-        content_type=content_type,
-        sha256=sha256,
-        size=file.size,
+        content_type=image.content_type,
+        sha256=image.sha256,
+        size=image.size,
         uploaded_by=by,
         uploaded_at=timezone.now(),
-        width=width,
-        height=height,
+        width=image.width,
+        height=image.height,
     )
-    attachment.file.save(f"{sha256}{IMAGE_EXTENSIONS[content_type]}", file, save=False)
-    attachment.public_file.save(f"{sha256}-public.jpg", ContentFile(public), save=False)
-    attachment.thumbnail.save(f"{sha256}-thumb.jpg", ContentFile(thumbnail), save=False)
+    attachment.file.save(f"{image.sha256}{IMAGE_EXTENSIONS[image.content_type]}", image.file, save=False)
+    attachment.public_file.save(f"{image.sha256}-public.jpg", ContentFile(image.public), save=False)
+    attachment.thumbnail.save(f"{image.sha256}-thumb.jpg", ContentFile(image.thumbnail), save=False)
     try:
         with transaction.atomic():
             attachment.save()
     except Exception:
-        for stored in (attachment.file, attachment.public_file, attachment.thumbnail):
-            stored.delete(save=False)
+        discard(attachment)
         raise
     log.info("attachment stored", extra={"case": case.number, "attachment": attachment.pk})
     return attachment, True
+
+
+def discard(attachment: Attachment) -> None:
+    """Delete the stored files of an attachment whose row was not (or will not be) kept."""
+    for stored in (attachment.file, attachment.public_file, attachment.thumbnail):
+        if stored:
+            stored.delete(save=False)
+
+
+def store_image(case: Case, file, *, by: User | None) -> tuple[Attachment, bool]:
+    """Store an uploaded image for ``case``; returns (attachment, created). The same bytes
+    uploaded again return the first row. Refuses more than 10 MB and anything not JPEG,
+    PNG or WebP."""
+    return save_checked(case, check_image(file), by=by)
 
 
 def _variants(data: bytes) -> tuple[bytes, bytes, tuple[int, int]]:
@@ -107,6 +139,7 @@ def _variants(data: bytes) -> tuple[bytes, bytes, tuple[int, int]]:
                         f"The image is {probe.width}×{probe.height} pixels; at most {MAX_PIXELS // 1_000_000} "
                         f"megapixels are accepted.",
                         field="file",
+                        rule="too_many_pixels",
                     )
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:

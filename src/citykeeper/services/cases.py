@@ -29,8 +29,20 @@ from citykeeper.domain import clock as clocks
 from citykeeper.domain.chain import GENESIS, link_hash
 from citykeeper.domain.errors import InvalidInput, NotFound, NotPermitted, StaleVersion
 from citykeeper.domain.numbering import case_number
-from citykeeper.domain.workflow import STATE_STAGE, Action, Clock, Role, Stage, State, Transition, transition_for
+from citykeeper.domain.workflow import (
+    STATE_STAGE,
+    TERMINAL_STATES,
+    Action,
+    Clock,
+    Role,
+    Stage,
+    State,
+    Transition,
+    transition_for,
+)
+from citykeeper.services import attachments as attachment_service
 from citykeeper.services import hooks, routing
+from citykeeper.services.attachments import CheckedImage
 from citykeeper.services.calendar import calendar_for
 from citykeeper.services.limits import limit_for, to_limit
 from citykeeper.store.bulk import insert_new
@@ -73,6 +85,8 @@ class MoveInput:
     target: Case | None = None
     reply_due_at: dt.datetime | None = None
     callback: str | None = None  # 回访 outcome, on a note
+    rating: int | None = None  # 市民评价, 1–5 stars
+    at: dt.datetime | None = None  # when the move happens: set by _move for the guards
 
 
 # ---------------------------------------------------------------- the clock on a case
@@ -214,11 +228,15 @@ def report(
     attachments: list[int] | None = None,
     source_detail: str = "",
     extra: dict | None = None,
+    photos: list[CheckedImage] | None = None,
+    condition: FilingCondition | None = None,
 ) -> Case:
     """上报: a new case enters the acceptance queue with the accept clock running.
 
     ``source_detail`` names the client or device within the channel; ``extra`` (what the
-    channel sent besides, e.g. Open311 attributes) is kept on the report event.
+    channel sent besides, e.g. Open311 attributes) is kept on the report event. ``photos``
+    (already checked by ``attachments.check_image``) are stored with the case and named by
+    the report event, so the first link of the record carries the reporter's evidence.
 
     A retry with the same idempotency key returns the case the first call made.
     """
@@ -228,11 +246,17 @@ def report(
         raise InvalidInput(f"Unknown source '{source}' (use one of: {', '.join(Source.values)}).", field="source")
     if not category.active:
         raise InvalidInput(f"Category {category.minor_code} is not in use.", field="category")
+    if condition is not None and condition.category_id != category.pk:
+        raise InvalidInput(
+            f"Filing condition {condition.pk} belongs to another category than {category.minor_code}.",
+            field="condition",
+        )
     if idempotency_key:
         existing = Case.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
     role = _reporting_role(actor, source)
+    stored: list[Attachment] = []
     try:
         with transaction.atomic():
             case = Case(
@@ -242,6 +266,9 @@ def report(
                 source=source,
                 source_detail=source_detail[:100],
                 category=category,
+                # The reporter's reading of the filing condition (立案条件): a proposal that the
+                # shift lead confirms or changes when filing.
+                condition=condition,
                 description=description,
                 address=address,
                 lon=lon,
@@ -259,6 +286,15 @@ def report(
             )
             for name, value in clock_fields(_start_stage(case, Stage.ACCEPT, at)).items():
                 setattr(case, name, value)
+            refs = []
+            if photos:
+                case.save()  # the photos need the case's id; the chain head follows below
+                for photo in photos:
+                    attachment, created = attachment_service.save_checked(case, photo, by=actor)
+                    if created:
+                        stored.append(attachment)
+                    if not any(r["id"] == attachment.pk for r in refs):
+                        refs.append(_attachment_ref(attachment))
             event = next_event(
                 case,
                 kind="report",
@@ -272,18 +308,26 @@ def report(
                     "area": area.code,
                     "lon": lon,
                     "lat": lat,
+                    **({"condition": condition.pk} if condition is not None else {}),
                     **({"source_detail": source_detail} if source_detail else {}),
                     **(extra or {}),
                 },
-                attachments=_attachment_refs(case, attachments or []),
+                attachments=refs + _attachment_refs(case, attachments or []),
                 reason=description,
             )
             for name, value in chain_fields(event).items():
                 setattr(case, name, value)
-            case.save()
+            if photos:
+                Case.objects.filter(pk=case.pk).update(**chain_fields(event))
+            else:
+                case.save()
             event.case = case  # now that the case has its id
             insert_new(event)
-    except IntegrityError:
+    except BaseException as exc:
+        for attachment in stored:  # the rows are rolled back; their files must go too
+            attachment_service.discard(attachment)
+        if not isinstance(exc, IntegrityError):
+            raise
         # Two retries raced with the same key: the other one made the case.
         if idempotency_key:
             existing = Case.objects.filter(idempotency_key=idempotency_key).first()
@@ -303,6 +347,8 @@ SOURCE_ROLES: dict[str, tuple[Role, ...]] = {
     Source.CAMERA: (Role.OPERATOR, Role.ADMIN),
     Source.CITIZEN: (Role.CITIZEN, Role.OPERATOR, Role.INSPECTOR, Role.SHIFT_LEAD, Role.LEADER, Role.ADMIN),
     Source.OPEN311: (Role.CITIZEN, Role.OPERATOR, Role.ADMIN),
+    Source.WEB: (Role.CITIZEN, Role.OPERATOR, Role.ADMIN),
+    Source.IMPORT: (Role.ADMIN,),
 }
 
 
@@ -340,7 +386,11 @@ def _attachment_refs(case: Case, ids: list[int]) -> list[dict]:
     foreign = [i for i, a in found.items() if a.case_id not in (None, case.pk)]
     if foreign:
         raise InvalidInput(f"Attachment(s) {foreign} belong to another case.", field="attachments")
-    return [{"id": a.id, "sha256": a.sha256, "type": a.content_type} for a in (found[i] for i in ids)]
+    return [_attachment_ref(found[i]) for i in ids]
+
+
+def _attachment_ref(attachment: Attachment) -> dict:
+    return {"id": attachment.id, "sha256": attachment.sha256, "type": attachment.content_type}
 
 
 # ---------------------------------------------------------------- guards
@@ -440,7 +490,66 @@ def _g_merge_target(case, actor, data):
         raise NotPermitted(f"Case {target.number} is outside your scope.", field="target")
 
 
+# How long after closing the reporter may still say "not fixed" (市民反映未解决).
+REOPEN_WINDOW = dt.timedelta(days=30)
+RATING_STARS = range(1, 6)
+MAX_REOPENS = 2
+# Channels whose reporters are members of the public and may rate and reopen.
+REPORTER_SOURCES = frozenset({Source.CITIZEN, Source.WEB, Source.OPEN311, Source.HOTLINE})
+
+
+def _reporter_only(case, actor):
+    # A reporter acting through the private follow link has no account (actor None): the link
+    # itself proves the relation. A signed-in citizen must be the case's reporter.
+    if actor is not None and case.reporter_id != actor.pk:
+        raise NotPermitted("Only the person who reported the case can do this.", field="action")
+
+
+def _closing_event(case) -> CaseEvent | None:
+    return case.events.filter(to_state=State.CLOSED).exclude(from_state=State.CLOSED).order_by("-seq").first()
+
+
+def _g_rater_is_reporter(case, actor, data):
+    _reporter_only(case, actor)
+
+
+def _g_rating_given(case, actor, data):
+    if data.rating not in RATING_STARS:
+        raise InvalidInput("Give a rating of 1 to 5 stars.", field="rating", rule="rating_range")
+    closing = _closing_event(case)
+    if closing is not None and case.events.filter(kind=Action.RATE.value, seq__gt=closing.seq).exists():
+        raise InvalidInput("This result was already rated.", field="rating", rule="already_rated")
+
+
+def _g_reopen_allowed(case, actor, data):
+    _reporter_only(case, actor)
+    if case.source not in REPORTER_SOURCES:
+        raise NotPermitted("Only cases reported by the public can be reopened by their reporter.", field="action")
+    closing = _closing_event(case)
+    if closing is None or data.at - closing.at > REOPEN_WINDOW:
+        raise NotPermitted(
+            f"A case can be reopened within {REOPEN_WINDOW.days} days of its closing; report it again instead.",
+            field="action",
+            rule="reopen_window",
+        )
+    if case.events.filter(kind=Action.REOPEN.value).count() >= MAX_REOPENS:
+        raise NotPermitted(
+            f"This case was already reopened {MAX_REOPENS} times; call the hotline to talk it through.",
+            field="action",
+            rule="reopen_limit",
+        )
+
+
+def _g_was_dispatched(case, actor, data):
+    if case.unit_id is None:
+        raise InvalidInput("The case was never dispatched to a unit; send an inspector to check it.", field="action")
+
+
 GUARDS: dict[str, Guard] = {
+    "rater_is_reporter": _g_rater_is_reporter,
+    "rating_given": _g_rating_given,
+    "reopen_allowed": _g_reopen_allowed,
+    "was_dispatched": _g_was_dispatched,
     "source_needs_no_verification": _g_first_hand,
     "inspector_assignee": _g_inspector_assignee,
     "is_task_assignee": _g_is_task_assignee,
@@ -471,7 +580,13 @@ def _acting_role(row: Transition, actor: User) -> Role:
     )
 
 
-def _load_for_move(number: str, actor: User) -> Case:
+def _link_role(row: Transition) -> Role:
+    if Role.CITIZEN not in row.roles:
+        raise NotPermitted(f"'{row.action.value}' is not possible through a follow link.", field="action")
+    return Role.CITIZEN
+
+
+def _load_for_move(number: str, actor: User | None) -> Case:
     # The case row alone: the scope check reads its own area_path and unit_id, the limits
     # come from the limit table by id, and a guard that needs a related row loads it.
     try:
@@ -491,9 +606,12 @@ def _move(
     apply: Callable[[Case, MoveInput, dict[str, Any]], None] | None = None,
     extend_by: Callable[[Case, MoveInput], dt.timedelta] | None = None,
 ) -> Case:
+    data.at = at
     with transaction.atomic():
         case = _load_for_move(number, actor)
-        if not may(actor, case, "act"):
+        if actor is None:
+            pass  # the reporter's follow link (services.follow) is the authority, not a scope
+        elif not may(actor, case, "act"):
             # Same answer as for a case that does not exist would hide too much from
             # staff who mistype a number; say it is out of scope without details.
             raise NotPermitted(f"Case {number} is outside your scope.", field="number")
@@ -505,7 +623,7 @@ def _move(
                 current=case.version,
             )
         row = transition_for(case.state, action)
-        role = _acting_role(row, actor)
+        role = _acting_role(row, actor) if actor is not None else _link_role(row)
         if row.needs_reason and not data.reason.strip():
             raise InvalidInput(f"'{action.value}' needs a reason.", field="reason")
         for name in row.guards:
@@ -538,8 +656,10 @@ def _move(
 
         changes["state"] = row.to
         changes["updated_at"] = at
-        if row.to in (State.CLOSED, State.REJECTED, State.VOIDED, State.MERGED):
+        if row.to != row.state and row.to in TERMINAL_STATES:
             changes["closed_at"] = at
+        elif row.state in TERMINAL_STATES and row.to not in TERMINAL_STATES:
+            changes["closed_at"] = None  # reopened
         for name, value in changes.items():
             setattr(case, name, value)
         event = next_event(
@@ -597,6 +717,8 @@ def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
         out["reply_due_at"] = data.reply_due_at.isoformat()
     if data.callback is not None:
         out["callback"] = data.callback
+    if data.rating is not None:
+        out["rating"] = data.rating
     return out
 
 
@@ -828,6 +950,21 @@ def note(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveI
     return _move(number, Action.NOTE, actor=actor, version=version, at=at, data=data)
 
 
+def rate(number: str, *, actor: User | None, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """市民评价: the reporter gives the result 1–5 stars (once per closing), with an optional remark."""
+    return _move(number, Action.RATE, actor=actor, version=version, at=at, data=data)
+
+
+def reopen(number: str, *, actor: User | None, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """市民反映未解决: the reporter says the closed case is not fixed; the centre decides again."""
+    return _move(number, Action.REOPEN, actor=actor, version=version, at=at, data=data)
+
+
+def uphold(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
+    """维持结案: the centre finds the closing was right (reason required, shown to the reporter)."""
+    return _move(number, Action.UPHOLD, actor=actor, version=version, at=at, data=data)
+
+
 # 回访: after a case from a caller closes, an operator calls back and records the answer.
 CALLBACK_OUTCOMES = {"satisfied": "满意", "unsatisfied": "不满意", "unreachable": "未接通"}
 CALLBACK_SOURCES = frozenset({Source.HOTLINE, Source.CITIZEN, Source.OPEN311})
@@ -842,9 +979,7 @@ def awaiting_callback(cases):
     )
 
 
-def record_callback(
-    number: str, *, actor: User, version: int, at: dt.datetime, outcome: str, remark: str = ""
-) -> Case:
+def record_callback(number: str, *, actor: User, version: int, at: dt.datetime, outcome: str, remark: str = "") -> Case:
     """Record a call-back on a closed case as a note event carrying ``callback``: the
     outcome goes into the case's hash-chained record like every other fact."""
     if outcome not in CALLBACK_OUTCOMES:
@@ -893,6 +1028,9 @@ VERBS: dict[Action, Callable[..., Case]] = {
     Action.URGE: urge,
     Action.MERGE: merge,
     Action.NOTE: note,
+    Action.RATE: rate,
+    Action.REOPEN: reopen,
+    Action.UPHOLD: uphold,
 }
 assert set(VERBS) == set(Action), "every action of the lifecycle table needs its verb"
 

@@ -86,6 +86,7 @@ def receive(
     lat = device.lat if lat is None else lat
     area = locating.grid_for(lon, lat)
     category = mapping.category
+    checked = attachments.check_image(snapshot) if snapshot is not None else None
     with transaction.atomic():
         pending = (
             Case.objects.select_for_update()
@@ -113,6 +114,7 @@ def receive(
                 lat=round(lat, 7),
                 source_detail=device.code,
                 extra={"device": {"code": device.code, "event_type": event_type, "confidence": confidence}},
+                photos=[checked] if checked is not None else None,
             )
         event = DeviceEvent.objects.create(
             device=device,
@@ -125,8 +127,8 @@ def receive(
             case=case,
             new_case=new_case,
         )
-        if snapshot is not None:
-            attachments.store_image(case, snapshot, by=None)
+        if checked is not None and not new_case:  # a folded event's snapshot joins the pending case
+            attachments.save_checked(case, checked, by=None)
     log.info("device event", extra={"device": device.code, "case": case.number, "folded": not new_case})
     return Received(event, case, new_case)
 

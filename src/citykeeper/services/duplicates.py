@@ -71,3 +71,35 @@ def suggest(
             found.append(Suggestion(case, distance, case.category_id == category.pk))
     found.sort(key=lambda s: (not s.same_category, s.distance_m))
     return found[:limit]
+
+
+@dataclass(frozen=True)
+class DuplicateRate:
+    reports: int  # cases reported in the period
+    merged: int  # of those, merged into another case as duplicates
+    folded_device_events: int  # camera/sensor events folded into a pending case instead of a new one
+    by_source: dict[str, tuple[int, int]]  # source → (reports, merged)
+
+    @property
+    def rate(self) -> float:
+        return self.merged / self.reports if self.reports else 0.0
+
+
+def duplicate_rate(cases, *, start: dt.datetime, end: dt.datetime) -> DuplicateRate:
+    """重复率 of the cases (a queryset, already scoped) reported in [start, end): how many were
+    merged into another case. Read from the cases' states, which the merge events set."""
+    from django.db.models import Count, Q
+
+    from citykeeper.domain.workflow import State
+    from citykeeper.store.models import DeviceEvent
+
+    period = cases.filter(reported_at__gte=start, reported_at__lt=end)
+    rows = period.values("source").annotate(reports=Count("id"), merged=Count("id", filter=Q(state=State.MERGED)))
+    by_source = {r["source"]: (r["reports"], r["merged"]) for r in rows.order_by("source")}
+    folded = DeviceEvent.objects.filter(received_at__gte=start, received_at__lt=end, new_case=False).count()
+    return DuplicateRate(
+        reports=sum(r for r, _ in by_source.values()),
+        merged=sum(m for _, m in by_source.values()),
+        folded_device_events=folded,
+        by_source=by_source,
+    )

@@ -204,6 +204,7 @@ def submit(sub: Submission, *, key: Open311Key, media=None, now: dt.datetime) ->
             if v
         }
     }
+    photos = [attachments.check_image(media)] if media is not None else None
     with transaction.atomic():
         case = case_service.report(
             actor=None,
@@ -221,9 +222,8 @@ def submit(sub: Submission, *, key: Open311Key, media=None, now: dt.datetime) ->
             idempotency_key=f"open311:{token}",
             source_detail=key.name,
             extra=extra,
+            photos=photos,
         )
-        if media is not None:
-            attachments.store_image(case, media, by=None)
     log.info("open311 request", extra={"case": case.number, "client": key.name})
     return case, token
 

@@ -181,3 +181,41 @@ def test_a_token_finds_its_request_and_updates_list_lifecycle_events(mapped, key
     updates = client.get(f"{BASE}/servicerequestupdates.json", {"api_key": key}).json()
     assert any(u["service_request_id"] == case.number and u["extended_status"] == "report" for u in updates)
     assert client.get(f"{BASE}/servicerequestupdates.json").status_code == 403
+
+
+def test_a_multipart_photo_joins_the_report_and_becomes_media_url_once_staff_publish_it(
+    mapped, key, people, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from citykeeper.services import public
+    from tests.api.test_attachments import JPEG
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client = Client()
+    photo = SimpleUploadedFile("IMG_0001.jpg", JPEG, content_type="image/jpeg")
+    fields = dict(service_code=code(mapped), lat="34.255", long="117.175", description="路灯杆倾斜", media=photo)
+    response = client.post(f"{BASE}/requests.json?api_key={key}", fields)
+    assert response.status_code == 201, response.content
+    number = response.json()[0]["service_request_id"]
+    case = Case.objects.get(number=number)
+    report = case.events.get(kind="report")
+    assert len(report.attachments) == 1
+    assert client.get(f"{BASE}/requests/{number}.json").json()[0]["media_url"] == ""
+    public.publish_photo(case.attachment_set.get(), by=people.operator, at=timezone.now())
+    url = client.get(f"{BASE}/requests/{number}.json").json()[0]["media_url"]
+    assert url == f"http://testserver/public/photos/{case.attachment_set.get().pk}.jpg"
+    listed = client.get(f"{BASE}/requests.json", {"service_request_id": number}).json()
+    assert listed[0]["media_url"] == url
+
+
+def test_a_text_file_sent_as_media_is_refused_and_nothing_is_stored(mapped, key):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    before = (Case.objects.count(), CaseEvent.objects.count())
+    fake = SimpleUploadedFile("photo.jpg", b"this is not an image", content_type="image/jpeg")
+    fields = dict(service_code=code(mapped), lat="34.255", long="117.175", description="x", media=fake)
+    response = Client().post(f"{BASE}/requests.json?api_key={key}", fields)
+    assert response.status_code in (400, 415), response.content
+    assert response.json()[0]["code"] == response.status_code and "JPEG" in response.json()[0]["description"]
+    assert (Case.objects.count(), CaseEvent.objects.count()) == before

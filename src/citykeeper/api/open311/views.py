@@ -93,8 +93,20 @@ def _status(case: Case) -> str:
     return "open" if case.state in {s.value for s in OPEN_STATES} else "closed"
 
 
-def request_dict(case: Case, *, extensions: bool = False, precise: bool = False) -> dict:
-    """A case as a GeoReport ``request``. Public reads get positions to 4 decimals (~10 m)."""
+def _media_urls(request: HttpRequest, cases) -> dict[int, str]:
+    """Case id → the public URL of its first photo that staff published (one query for a page)."""
+    from citykeeper.store.models import Attachment
+
+    first: dict[int, int] = {}
+    rows = Attachment.objects.filter(case_id__in=[c.pk for c in cases], published_at__isnull=False)
+    for case_id, attachment_id in rows.order_by("uploaded_at", "pk").values_list("case_id", "pk"):
+        first.setdefault(case_id, attachment_id)
+    return {case_id: request.build_absolute_uri(f"/public/photos/{pk}.jpg") for case_id, pk in first.items()}
+
+
+def request_dict(case: Case, *, extensions: bool = False, precise: bool = False, media_url: str = "") -> dict:
+    """A case as a GeoReport ``request``. Public reads get positions to 4 decimals (~10 m); the
+    ``media_url`` is the first photo staff published (never an unreviewed one)."""
     digits = 7 if precise else 4
     expected = case.stage_deadline_at if case.stage == Stage.DISPOSE else None
     out = {
@@ -114,7 +126,7 @@ def request_dict(case: Case, *, extensions: bool = False, precise: bool = False)
         "zipcode": "",
         "lat": round(case.lat, digits) if case.lat is not None else "",
         "long": round(case.lon, digits) if case.lon is not None else "",
-        "media_url": "",
+        "media_url": media_url,
     }
     if extensions:
         out["extended_attributes"] = {
@@ -262,7 +274,9 @@ def requests(request, values, fmt):
     size = min(_positive(values, "page_size", DEFAULT_PAGE_SIZE), DEFAULT_PAGE_SIZE)
     rows = qs[(page - 1) * size : page * size]
     extensions = _one(values, "extensions").lower() == "true"
-    payload = [request_dict(c, extensions=extensions) for c in rows]
+    rows = list(rows)
+    media = _media_urls(request, rows)
+    payload = [request_dict(c, extensions=extensions, media_url=media.get(c.pk, "")) for c in rows]
     return respond(fmt, payload, root="service_requests", item="request")
 
 
@@ -281,7 +295,10 @@ def request_detail(request, values, fmt, number):
     if case is None:
         raise NotFound(f"Unknown service_request_id '{number}'.")
     extensions = _one(values, "extensions").lower() == "true"
-    return respond(fmt, [request_dict(case, extensions=extensions)], root="service_requests", item="request")
+    media_url = _media_urls(request, [case]).get(case.pk, "")
+    return respond(
+        fmt, [request_dict(case, extensions=extensions, media_url=media_url)], root="service_requests", item="request"
+    )
 
 
 @endpoint

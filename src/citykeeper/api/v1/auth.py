@@ -23,7 +23,10 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from citykeeper.api.v1.errors import ApiError, CsrfFailed, ErrorOut
-from citykeeper.services import tokens
+from citykeeper.services import throttle, tokens
+
+TOKEN_ATTEMPTS = 20
+TOKEN_WINDOW = dt.timedelta(minutes=5)
 
 
 class TokenAuth(HttpBearer):
@@ -106,12 +109,19 @@ def user_out(user) -> dict[str, Any]:
 @router.post(
     "/token",
     auth=None,
-    response={201: TokenOut, 401: ErrorOut, 422: ErrorOut},
+    response={201: TokenOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Issue an API token for a username and password",
 )
 def issue_token(request: HttpRequest, payload: TokenIn):
     """Exchange a username and password for a new Bearer token. The token is shown only in
-    this response; keep it secret and revoke it with ``DELETE /auth/token``."""
+    this response; keep it secret and revoke it with ``DELETE /auth/token``. At most
+    ``TOKEN_ATTEMPTS`` attempts per client address in ``TOKEN_WINDOW`` (429 after that), so
+    passwords cannot be guessed at speed."""
+    now = timezone.now()
+    key = throttle.address_key("auth-token", throttle.client_address(request.META))
+    if not throttle.allow(key, limit=TOKEN_ATTEMPTS, window=TOKEN_WINDOW, now=now):
+        wait = throttle.retry_after(key, window=TOKEN_WINDOW, now=now)
+        raise ApiError(429, "throttled", f"Too many token requests from this address; try again in {wait} seconds.")
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.is_active:
         raise ApiError(401, "bad_credentials", "Wrong username or password, or the account is disabled.")

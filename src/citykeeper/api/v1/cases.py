@@ -16,8 +16,8 @@ from typing import Any, Literal
 from django.db.models import F, Q
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
-from ninja import File, Query, Router, Schema, Status, UploadedFile
-from pydantic import Field
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
+from pydantic import Field, ValidationError
 
 from citykeeper.api.v1.errors import ApiError, ErrorOut
 from citykeeper.api.v1.schemas import (
@@ -31,7 +31,7 @@ from citykeeper.api.v1.schemas import (
 )
 from citykeeper.domain.errors import DomainError, InvalidInput, NotFound
 from citykeeper.domain.workflow import Action, Role, allowed_actions
-from citykeeper.services import attachments, locating
+from citykeeper.services import attachments, locating, public
 from citykeeper.services import cases as case_service
 from citykeeper.services.calendar import calendar_for
 from citykeeper.store.models import (
@@ -252,7 +252,48 @@ def create_case(request: HttpRequest, payload: CaseIn):
     running. The place is ``lon``/``lat`` (in ``crs``, stored as WGS84), located to its unit grid,
     or an ``area`` code. With an ``idempotency_key`` already used by the same user, the case that
     request made is returned with status 200."""
-    user: User = request.auth
+    return _create(request.auth, payload, [])
+
+
+MAX_REPORT_PHOTOS = 9
+
+
+@router.post(
+    "/with-photos",
+    response={200: CaseDetail, 201: CaseDetail, 413: ErrorOut, 415: ErrorOut, **_ERRORS},
+    summary="Report a case with its photos in one request",
+)
+def create_case_with_photos(
+    request: HttpRequest,
+    case: Form[str],
+    photos: list[UploadedFile] = File(default=None),  # noqa: B008
+):
+    """上报 with photos, as a handset sends it: ``multipart/form-data`` with the field ``case``
+    (the JSON body of ``POST /cases``) and up to nine ``photos`` (JPEG, PNG or WebP, at most
+    10 MB each, checked by their bytes). The photos are named by the case's first event. One
+    bad photo refuses the whole report and nothing is stored. The ``idempotency_key`` works as
+    in ``POST /cases``; a retry must send the same photos (they are part of what is compared)."""
+    try:
+        payload = CaseIn.model_validate_json(case)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "case"
+        raise InvalidInput(f"case: {where}: {first.get('msg', 'invalid')}", field=f"case.{where}") from None
+    photos = photos or []
+    if len(photos) > MAX_REPORT_PHOTOS:
+        raise InvalidInput(f"At most {MAX_REPORT_PHOTOS} photos per report ({len(photos)} sent).", field="photos")
+    checked = []
+    for index, photo in enumerate(photos):
+        try:
+            checked.append(attachments.check_image(photo))
+        except (attachments.TooLarge, attachments.UnsupportedMedia) as exc:
+            raise ApiError(
+                exc.status, exc.code, f"Photo {index + 1} ({photo.name}): {exc.message}", field="photos"
+            ) from None
+    return _create(request.auth, payload, checked)
+
+
+def _create(user: User, payload: CaseIn, photos: list) -> Status:
     category = _lookup(Category, "category", "category id", pk=payload.category)
     lon, lat = payload.lon, payload.lat
     if lon is not None and lat is not None:
@@ -269,9 +310,10 @@ def create_case(request: HttpRequest, payload: CaseIn):
     # What the request says, so that a retry can be told from a different report that
     # reuses the key (an offline queue's retry must not become a second case, and a
     # different report must not silently come back as the first one).
-    fingerprint = hashlib.sha256(
-        json.dumps(payload.dict(exclude={"idempotency_key"}), sort_keys=True, default=str).encode()
-    ).hexdigest()
+    said = payload.dict(exclude={"idempotency_key"})
+    if photos:
+        said["photos"] = [p.sha256 for p in photos]
+    fingerprint = hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
     if payload.idempotency_key:
         existing = Case.objects.filter(idempotency_key=payload.idempotency_key).first()
         if existing is not None:
@@ -308,6 +350,12 @@ def create_case(request: HttpRequest, payload: CaseIn):
         idempotency_key=payload.idempotency_key,
         attachments=payload.attachments,
         extra={"request_fingerprint": fingerprint} if payload.idempotency_key else None,
+        photos=photos,
+        condition=(
+            _lookup(FilingCondition, "condition", "filing condition id", pk=payload.condition)
+            if payload.condition is not None
+            else None
+        ),
     )
     return Status(201, _fresh_detail(case.number, user))
 
@@ -339,6 +387,11 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilters]):
         qs = qs.filter(unit__code=filters.unit)
     if filters.source:
         qs = qs.filter(source=filters.source)
+    if filters.assignee:
+        assignee = user if filters.assignee == "me" else _lookup(User, "assignee", "user", username=filters.assignee)
+        qs = qs.filter(assignee=assignee)
+    if filters.reporter == "me":
+        qs = qs.filter(reporter=user)
     if filters.overdue is not None:
         qs = qs.filter(stage_overdue=filters.overdue)
     if filters.q:
@@ -401,6 +454,7 @@ def take_action(request: HttpRequest, number: str, action: Action, payload: Acti
         extension_unit=payload.extension_unit.value if payload.extension_unit else None,
         target=_target(user, payload.target) if payload.target else None,
         reply_due_at=aware(payload.reply_due_at),
+        rating=payload.rating,
     )
     case_service.act(case.number, action, actor=user, version=payload.version, at=timezone.now(), data=data)
     return _fresh_detail(case.number, user)
@@ -469,6 +523,40 @@ def download_attachment(
         if stored:
             return FileResponse(stored.open("rb"), content_type="image/jpeg")
     return FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+
+
+class PublishIn(Strict):
+    published: bool = Field(..., description="true: show the public copy to the public; false: withdraw it.")
+
+
+class PublishedOut(Schema):
+    id: int
+    published: bool
+    published_at: dt.datetime | None
+    published_by: str | None
+
+
+@router.post(
+    "/{number}/attachments/{attachment_id}/publication",
+    response={200: PublishedOut, **_ERRORS},
+    summary="Publish a photo for the public, or withdraw it",
+)
+def publish_attachment(request: HttpRequest, number: str, attachment_id: int, payload: PublishIn):
+    """Photos reach the public map, the reporter's follow page and Open311 ``media_url`` only
+    when an operator, shift lead or admin has looked at them and published them (faces and
+    number plates stay private). Only the public copy (no metadata, at most 2048 px) is shown."""
+    user: User = request.auth
+    case = visible_case(user, number)
+    attachment = Attachment.objects.filter(case=case, pk=attachment_id).first()
+    if attachment is None:
+        raise NotFound(f"Case {number} has no attachment {attachment_id}.", field="attachment_id")
+    attachment = public.publish_photo(attachment, by=user, at=timezone.now(), publish=payload.published)
+    return {
+        "id": attachment.pk,
+        "published": attachment.published_at is not None,
+        "published_at": attachment.published_at,
+        "published_by": attachment.published_by.username if attachment.published_by_id else None,
+    }
 
 
 # ---------------------------------------------------------------- call-backs (回访)

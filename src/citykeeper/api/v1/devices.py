@@ -15,9 +15,9 @@ from ninja.responses import Status
 from ninja.security import APIKeyHeader
 from pydantic import Field
 
-from citykeeper.api.v1.errors import ErrorOut
+from citykeeper.api.v1.errors import ApiError, ErrorOut
 from citykeeper.domain.errors import InvalidInput, NotFound
-from citykeeper.services import devices
+from citykeeper.services import devices, throttle
 from citykeeper.store.models import Device
 
 
@@ -32,7 +32,7 @@ class DeviceKey(APIKeyHeader):
 
 
 router = Router(tags=["devices"])
-_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut}
+_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 class EventIn(Schema):
@@ -50,6 +50,9 @@ class EventOut(Schema):
     event_id: int
 
 
+DEVICE_EVENTS_PER_MINUTE = 120
+
+
 @router.post(
     "/devices/events",
     auth=DeviceKey(),
@@ -60,13 +63,22 @@ def device_event(request: HttpRequest, payload: EventIn):
     """A camera or sensor reports what it saw, with its `X-Device-Key`. Events of the same type
     near the same place within the device's window fold into one pending case (answer 200);
     otherwise a new case waits for an operator's confirmation (201)."""
+    now = timezone.now()
+    # A box stuck in a loop must not fill the event table: each device gets a budget per minute.
+    key = f"device:{request.auth.code}"
+    if not throttle.allow(key, limit=DEVICE_EVENTS_PER_MINUTE, window=dt.timedelta(minutes=1), now=now):
+        wait = throttle.retry_after(key, window=dt.timedelta(minutes=1), now=now)
+        raise ApiError(
+            429,
+            "throttled",
+            f"This device sent more than {DEVICE_EVENTS_PER_MINUTE} events this minute; retry in {wait} seconds.",
+        )
     snapshot = None
     if payload.snapshot_base64:
         try:
             snapshot = ContentFile(base64.b64decode(payload.snapshot_base64, validate=True), name="snapshot")
         except (binascii.Error, ValueError):
             raise InvalidInput("snapshot_base64 is not valid base64.", field="snapshot_base64") from None
-    now = timezone.now()
     at = payload.at or now
     if timezone.is_naive(at):
         at = timezone.make_aware(at)

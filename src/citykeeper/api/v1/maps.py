@@ -25,14 +25,12 @@ from pydantic import Field, field_validator
 from citykeeper.api.v1.errors import ErrorOut
 from citykeeper.domain.errors import InvalidInput
 from citykeeper.domain.workflow import OPEN_STATES
-from citykeeper.services import basedata, locating
-from citykeeper.store.models import Area, Case, Component
+from citykeeper.services import basedata, maplayers
+from citykeeper.store.models import Case, Component
 
 router = Router(tags=["map layers"])
 _ERRORS = {401: ErrorOut, 422: ErrorOut}
 MAX_POINTS = 5000
-# Zoom from which each level is drawn (below the first: districts).
-AREA_LEVEL_BY_ZOOM = ((15, "grid"), (14, "community"), (12, "street"), (0, "district"))
 POINTS_FROM_ZOOM = {"components": 17, "cases": 14}
 BASE_MAX_AGE = 300
 CASES_MAX_AGE = 15
@@ -90,55 +88,19 @@ def _cached(request: HttpRequest, key: str, max_age: int, build) -> HttpResponse
     return response
 
 
-def _tolerance(zoom: int) -> float:
-    """Half a screen pixel in degrees of longitude at this zoom (256-pixel tiles)."""
-    return 360.0 / (256 * 2**zoom) / 2
-
-
-def _feature(geometry, properties: dict) -> dict:
-    return {"type": "Feature", "geometry": json.loads(shapely.to_geojson(geometry)), "properties": properties}
-
-
 @router.get("/map/areas", summary="Areas in a box", response={200: dict, **_ERRORS})
 def map_areas(request: HttpRequest, query: Query[AreasQuery]):
     """Boundaries of the areas of one level that meet the box, simplified for the zoom."""
-    level = query.level or next(level for z, level in AREA_LEVEL_BY_ZOOM if query.zoom >= z)
-    min_lon, min_lat, max_lon, max_lat = query.box()
+    level = query.level or maplayers.level_for_zoom(query.zoom)
     key = f"areas|{basedata.current_version()}|{level}|{query.bbox}|{query.zoom}"
 
     def build():
-        view = shapely.box(min_lon, min_lat, max_lon, max_lat)
-        if level == "grid":
-            found = locating.indexes().areas.grids_in(min_lon, min_lat, max_lon, max_lat)
-            names = {c: c for c, _ in found}
-            classes = dict(Area.objects.filter(code__in=names).values_list("code", "area_class"))
-        else:
-            rows = (
-                Area.objects.filter(level=level)
-                .exclude(geometry=None)
-                .values_list("code", "name", "area_class", "geometry")
-            )
-            found, names, classes = [], {}, {}
-            for code, name, area_class, geometry in rows:
-                geom = shapely.geometry.shape(geometry)
-                if geom.intersects(view):
-                    found.append((code, geom))
-                    names[code], classes[code] = name, area_class
+        found = maplayers.areas_in(query.box(), level)
         if len(found) > MAX_POINTS:
             raise InvalidInput(
                 f"{len(found)} {level} areas in this box; zoom in or choose a coarser level.", field="bbox"
             )
-        tolerance = _tolerance(query.zoom)
-        return {
-            "type": "FeatureCollection",
-            "features": [
-                _feature(
-                    shapely.simplify(geom, tolerance, preserve_topology=True),
-                    {"code": code, "name": names[code], "level": level, "area_class": classes.get(code, "")},
-                )
-                for code, geom in found
-            ],
-        }
+        return maplayers.feature_collection(found, level=level, zoom=query.zoom)
 
     return _cached(request, key, BASE_MAX_AGE, build)
 
@@ -148,7 +110,7 @@ def _counts_per_grid(qs, grid_field: str) -> list[dict]:
     rows = (
         qs.exclude(lon=None).values(grid_field).annotate(n=Count("id"), x=Avg("lon"), y=Avg("lat")).order_by(grid_field)
     )
-    return [_feature(shapely.Point(r["x"], r["y"]), {"grid": r[grid_field], "count": r["n"]}) for r in rows]
+    return [maplayers.feature(shapely.Point(r["x"], r["y"]), {"grid": r[grid_field], "count": r["n"]}) for r in rows]
 
 
 def _in_box(qs, box):
@@ -171,7 +133,7 @@ def map_components(request: HttpRequest, query: Query[PointsQuery]):
                 return {
                     "type": "FeatureCollection",
                     "features": [
-                        _feature(shapely.Point(lon, lat), {"code": c, "name": n, "category": cat, "state": st})
+                        maplayers.feature(shapely.Point(lon, lat), {"code": c, "name": n, "category": cat, "state": st})
                         for c, n, cat, st, lon, lat in rows
                     ],
                 }
@@ -197,7 +159,7 @@ def map_cases(request: HttpRequest, query: Query[CasesQuery]):
             return {
                 "type": "FeatureCollection",
                 "features": [
-                    _feature(
+                    maplayers.feature(
                         shapely.Point(lon, lat),
                         {"number": num, "state": st, "category": cat, "urgent": urgent, "overdue": overdue},
                     )

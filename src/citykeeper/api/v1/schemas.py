@@ -59,6 +59,11 @@ class CaseIn(Strict):
         ),
     )
     urgent: bool = False
+    condition: int | None = Field(
+        None,
+        description="Filing condition id (立案条件) the reporter sees, of this category: a proposal the shift lead "
+        "confirms or changes when filing.",
+    )
     reporter_name: str = Field("", max_length=50)
     reporter_phone: str = Field("", max_length=30)
     idempotency_key: str | None = Field(
@@ -96,6 +101,7 @@ class ActionIn(Strict):
     extension_unit: LimitUnit | None = None
     target: str | None = Field(None, description="Number of the case to merge into (merge).")
     reply_due_at: dt.datetime | None = Field(None, description="When a reply is due (urge).")
+    rating: int | None = Field(None, ge=1, le=5, description="1–5 stars (rate: the reporting citizen).")
 
 
 class CaseFilters(PageParams):
@@ -105,6 +111,10 @@ class CaseFilters(PageParams):
     unit: str | None = Field(None, description="Code of the responsible unit.")
     source: Literal[SOURCES] | None = None  # type: ignore[valid-type]
     overdue: bool | None = Field(None, description="true: the running stage is marked overdue; false: it is not.")
+    assignee: str | None = Field(
+        None, max_length=150, description="Username holding the verify or check task; 'me' for your own tasks."
+    )
+    reporter: Literal["me"] | None = Field(None, description="'me': only the cases you reported.")
     q: str | None = Field(None, max_length=100, description="Text in the number, address or description.")
     reported_after: dt.datetime | None = None
     reported_before: dt.datetime | None = None

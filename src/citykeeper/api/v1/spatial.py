@@ -3,6 +3,7 @@ unit would get a case here."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
@@ -244,3 +245,57 @@ def duplicates(request: HttpRequest, query: Query[DuplicatesQuery]):
         }
         for s in found
     ]
+
+
+class DuplicateRateQuery(Schema):
+    start: dt.date = Field(..., description="First day (local), inclusive.")
+    end: dt.date = Field(..., description="Last day (local), inclusive.")
+
+
+class SourceRateOut(Schema):
+    source: str
+    reports: int
+    merged: int
+    rate: float
+
+
+class DuplicateRateOut(Schema):
+    start: dt.date
+    end: dt.date
+    reports: int
+    merged: int
+    rate: float
+    folded_device_events: int
+    by_source: list[SourceRateOut]
+
+
+@router.get("/duplicates/rate", response={200: DuplicateRateOut, **_ERRORS}, summary="Duplicate rate of a period")
+def duplicate_rate(request: HttpRequest, query: Query[DuplicateRateQuery]):
+    """重复率: of the cases reported in the period within your scope, how many were merged into
+    another case as duplicates, per channel; and how many camera/sensor events were folded into a
+    pending case instead of opening a new one."""
+    from django.utils import timezone
+
+    from citykeeper.services import duplicates as duplicate_service
+    from citykeeper.store.models import Case
+
+    if query.end < query.start:
+        raise InvalidInput("end is before start.", field="end")
+    if (query.end - query.start).days > 366:
+        raise InvalidInput("A period may be at most 366 days.", field="end")
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(query.start, dt.time(), zone)
+    end = dt.datetime.combine(query.end + dt.timedelta(days=1), dt.time(), zone)
+    found = duplicate_service.duplicate_rate(Case.objects.restrict(request.auth, "view"), start=start, end=end)
+    return {
+        "start": query.start,
+        "end": query.end,
+        "reports": found.reports,
+        "merged": found.merged,
+        "rate": round(found.rate, 4),
+        "folded_device_events": found.folded_device_events,
+        "by_source": [
+            {"source": source, "reports": r, "merged": m, "rate": round(m / r, 4) if r else 0.0}
+            for source, (r, m) in found.by_source.items()
+        ],
+    }

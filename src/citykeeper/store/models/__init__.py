@@ -7,7 +7,15 @@ from citykeeper.store.models.basedata import (
     RoutingRule,
 )
 from citykeeper.store.models.calendar import CalendarDay, CalendarYear, WorkPeriodRow
-from citykeeper.store.models.cases import ApiToken, Attachment, Case, CaseEvent, CaseNumberCounter
+from citykeeper.store.models.cases import (
+    ApiToken,
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseNumberCounter,
+    FollowLink,
+    RateCounter,
+)
 from citykeeper.store.models.codebook import Category, ClosingCondition, DisposalLimit, FilingCondition, StageLimit
 from citykeeper.store.models.open311 import Device, DeviceEvent, DeviceEventType, Open311Key
 from citykeeper.store.models.org import Area, RoleGrant, Unit, User
@@ -31,8 +39,10 @@ __all__ = [
     "DeviceEventType",
     "DisposalLimit",
     "FilingCondition",
+    "FollowLink",
     "GazetteerEntry",
     "Open311Key",
+    "RateCounter",
     "ResponsibilityGrid",
     "RoleGrant",
     "RoutingRule",

@@ -165,9 +165,7 @@ class RoutingRule(models.Model):
     area = models.ForeignKey(
         Area, models.CASCADE, null=True, blank=True, related_name="routing_rules", verbose_name=_("区域")
     )
-    category = models.ForeignKey(
-        Category, models.CASCADE, related_name="routing_rules", verbose_name=_("类别")
-    )
+    category = models.ForeignKey(Category, models.CASCADE, related_name="routing_rules", verbose_name=_("类别"))
     unit = models.ForeignKey(Unit, models.PROTECT, related_name="routing_rules", verbose_name=_("责任单位"))
     priority = models.PositiveSmallIntegerField(_("优先级"), default=100, help_text=_("数字小者优先"))
     active = models.BooleanField(_("启用"), default=True)

@@ -19,6 +19,8 @@ class Source(models.TextChoices):
     CAMERA = "camera", _("视频/物联感知")
     LEADER = "leader", _("领导交办")
     OPEN311 = "open311", _("Open311 接口")
+    WEB = "web", _("网站门户")
+    IMPORT = "import", _("历史导入")
 
 
 STATE_LABELS = {
@@ -38,6 +40,7 @@ STATE_LABELS = {
     State.CHECK_FAILED: _("核查未通过"),
     State.CHECKED: _("待结案"),
     State.CLOSED: _("已结案"),
+    State.REOPENED: _("市民反映未解决"),
     State.REJECTED: _("不予受理"),
     State.VOIDED: _("已作废"),
     State.MERGED: _("已合并"),
@@ -251,6 +254,12 @@ class Attachment(models.Model):
     thumbnail = models.FileField(_("缩略图"), upload_to="cases/%Y/%m/", blank=True)
     width = models.PositiveIntegerField(_("宽度"), null=True, blank=True)
     height = models.PositiveIntegerField(_("高度"), null=True, blank=True)
+    # Shown on the public map and to other citizens only after a member of staff has looked
+    # at it: photos from the street can show faces and number plates.
+    published_at = models.DateTimeField(_("公开时间"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("公开审核人")
+    )
 
     class Meta:
         verbose_name = _("附件")
@@ -288,3 +297,35 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class FollowLink(models.Model):
+    """The reporter's private link to follow a case (no account needed). Only the SHA-256 of
+    the token is stored; the link is shown once, when the case is reported."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="follow_links", verbose_name=_("案件"))
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"))
+
+    class Meta:
+        verbose_name = _("跟踪链接")
+        verbose_name_plural = _("跟踪链接")
+
+    def __str__(self) -> str:
+        return f"{self.case.number} {self.token_hash[:8]}"
+
+
+class RateCounter(models.Model):
+    """Requests counted per key (an address, a client) and fixed window, to stop flooding.
+    One row per key; the window restarts when it has passed."""
+
+    key = models.CharField(max_length=100, unique=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("限流计数")
+        verbose_name_plural = _("限流计数")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

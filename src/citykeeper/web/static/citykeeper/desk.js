@@ -8,6 +8,7 @@
   let point = null; // {lon, lat, grid}
   const key = () => (self.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
   let idempotency = key();
+  let mergeTarget = null; // the open case a "same problem" click merges the new report into
 
   async function api(url, options) {
     const response = await fetch(url, Object.assign({ credentials: "same-origin", headers: { "X-CSRFToken": csrf, "Content-Type": "application/json" } }, options || {}));
@@ -64,7 +65,16 @@
     const list = document.createElement("ul");
     body.forEach((d) => {
       const item = document.createElement("li");
-      item.textContent = d.number + " " + d.category + " " + Math.round(d.distance_m) + "m " + d.address;
+      item.textContent = d.number + " " + d.category + " " + Math.round(d.distance_m) + "m " + d.address + " ";
+      // The caller reports the same problem: record the call (the caller keeps their report and
+      // follows the case) and merge it into the open case in one step.
+      const merge = document.createElement("button");
+      merge.type = "button";
+      merge.className = "merge";
+      merge.dataset.target = d.number;
+      merge.textContent = form.dataset.msgMerge;
+      merge.addEventListener("click", () => { mergeTarget = d.number; form.requestSubmit(); });
+      item.append(merge);
       list.append(item);
     });
     box.append(title, list);
@@ -91,10 +101,24 @@
       reporter_phone: $("phone").value,
       idempotency_key: idempotency,
     };
+    const target = mergeTarget;
+    mergeTarget = null;
     const { ok, body } = await api(form.dataset.cases, { method: "POST", body: JSON.stringify(payload) });
     if (ok) {
       result.className = "ok";
       result.textContent = form.dataset.msgSaved + body.number;
+      if (target) {
+        const merged = await api(form.dataset.cases + "/" + body.number + "/actions/merge", {
+          method: "POST",
+          body: JSON.stringify({ version: body.version, target, reason: "" }),
+        });
+        if (merged.ok) {
+          result.textContent = form.dataset.msgSaved + body.number + "；" + form.dataset.msgMerged + target;
+        } else {
+          result.className = "error";
+          result.textContent = form.dataset.msgMergeFailed + (merged.body.detail || merged.status);
+        }
+      }
       form.reset();
       point = null;
       idempotency = key();
@@ -107,4 +131,52 @@
       result.textContent = (body.detail || "") + (body.field ? "（" + body.field + "）" : "");
     }
   });
+
+  // 回访: closed cases of callers waiting for a call-back, answered with one click each.
+  const callbacks = document.getElementById("callbacks");
+  async function loadCallbacks() {
+    const rows = $("callback-rows");
+    const { ok, body } = await api(callbacks.dataset.due);
+    rows.textContent = "";
+    if (!ok) return;
+    if (body.length === 0) {
+      const tr = rows.insertRow();
+      const td = tr.insertCell();
+      td.colSpan = 6;
+      td.textContent = callbacks.dataset.msgNone;
+      return;
+    }
+    body.forEach((c) => {
+      const tr = rows.insertRow();
+      tr.dataset.number = c.number;
+      [c.number, c.category, c.reporter_name, c.reporter_phone, new Date(c.closed_at).toLocaleString()].forEach((text) => {
+        tr.insertCell().textContent = text;
+      });
+      const cell = tr.insertCell();
+      const remark = document.createElement("input");
+      remark.placeholder = callbacks.dataset.labelRemark;
+      remark.maxLength = 500;
+      remark.className = "remark";
+      cell.append(remark);
+      ["satisfied", "unsatisfied", "unreachable"].forEach((outcome) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.outcome = outcome;
+        button.textContent = callbacks.dataset["label" + outcome[0].toUpperCase() + outcome.slice(1)];
+        button.addEventListener("click", () => record(c, outcome, remark.value));
+        cell.append(button);
+      });
+    });
+  }
+  async function record(c, outcome, remark) {
+    const status = $("callback-status");
+    const { ok, body } = await api(form.dataset.cases + "/" + c.number + "/callback", {
+      method: "POST",
+      body: JSON.stringify({ version: c.version, outcome, remark }),
+    });
+    status.className = ok ? "ok" : "error";
+    status.textContent = ok ? callbacks.dataset.msgDone + c.number : (body.detail || "");
+    loadCallbacks();
+  }
+  if (callbacks) loadCallbacks();
 })();
