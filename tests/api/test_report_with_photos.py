@@ -95,3 +95,26 @@ def test_a_task_list_shows_only_the_callers_own_tasks(api, city, people):
     assert [c["number"] for c in listed["results"]] == [mine.number]
     own = api(people.citizen).get("/cases", {"reporter": "me"}).json()
     assert {c["number"] for c in own["results"]} == {mine.number, theirs.number}
+
+
+def test_the_reporters_filing_condition_is_kept_for_the_shift_lead_to_confirm(api, city, people):
+    from citykeeper.store.models import Category, FilingCondition
+
+    client = api(people.inspector)
+    response = send(client, body_for(city, condition=city.urgent_condition.pk), ("a.jpg", JPEG))
+    assert response.status_code == 201, response.json()
+    case = Case.objects.get(number=response.json()["number"])
+    assert case.condition == city.urgent_condition
+    assert case.events.get(kind="report").data["condition"] == city.urgent_condition.pk
+    other = Category.objects.create(
+        standard=city.category.standard,
+        kind="component",
+        major_code="01",
+        major_name="市政公用设施",
+        minor_code="01003",
+        minor_name="雨水井盖",
+    )
+    foreign = FilingCondition.objects.create(category=other, text="破损", limit_value=1, limit_unit="work_days")
+    refused = send(client, body_for(city, condition=foreign.pk))
+    assert refused.status_code == 422 and refused.json()["field"] == "condition"
+    assert Case.objects.count() == 1

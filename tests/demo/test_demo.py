@@ -113,6 +113,11 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
     assert CaseEvent.objects.filter(kind="rate", actor_role="citizen").exists()
     assert CaseEvent.objects.filter(kind="reopen", case__source="web").exists()
     assert CaseEvent.objects.filter(kind__in=["uphold", "send_check"], from_state="reopened").exists()
+    # The desk called most callers back after closing; the rest wait in its call-back list.
+    from citykeeper.services.cases import awaiting_callback
+
+    called = CaseEvent.objects.filter(kind="note", data__has_key="callback").count()
+    assert called > 0 and awaiting_callback(Case.objects.all()).count() < called
     assert set(Case.objects.filter(source="open311").values_list("source_detail", flat=True)) == {
         "徐州城市管家App（Open311）"
     }

@@ -167,3 +167,26 @@ def test_the_reporter_rates_the_result_and_says_it_is_not_fixed(live_server, pho
         ("rate", "只清了一半"),
         ("reopen", "第二天又满了，还有异味"),
     ]
+
+
+def test_a_second_reporter_is_shown_the_open_case_nearby_before_saving(live_server, phone, portal_world):
+    city, _people = portal_world
+    page = phone
+    page.goto(f"{live_server.url}/report/")
+    box = page.locator("#pin-map").bounding_box()
+    page.locator("#pin-map").click(position={"x": box["width"] * 0.3, "y": box["height"] * 0.5})
+    page.wait_for_selector("#pin-status.p-ok")
+    lon, lat = float(page.input_value("#id_lon")), float(page.input_value("#id_lat"))
+    earlier, _token = follow.report(
+        actor=None,
+        category=city.category,
+        area=city.grid,
+        lon=lon + 0.0001,
+        lat=lat,
+        at=MONDAY_9AM - dt.timedelta(hours=2),
+        description="井盖缺失",
+    )
+    assert page.is_hidden("#nearby")
+    page.select_option("#id_category", str(city.category.pk))
+    page.wait_for_selector("#nearby:not([hidden])")
+    assert earlier.number in page.inner_text("#nearby-list")

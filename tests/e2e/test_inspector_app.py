@@ -105,7 +105,8 @@ def test_an_inspector_reports_with_a_photo_compressed_on_the_phone(live_server, 
     number = page.inner_text("#form-msg").rsplit("：", 1)[1].strip()
     case = Case.objects.get(number=number)
     assert (case.source, case.reporter, case.area.code, case.urgent) == ("inspector", people.inspector, WEST_GRID, True)
-    assert case.description == "存在安全隐患，雨水井盖破损\n立案条件：缺失、移位，存在安全隐患的"
+    assert case.description == "存在安全隐患，雨水井盖破损"
+    assert case.condition == city.urgent_condition  # the inspector's proposal, for the shift lead to confirm
     assert abs(case.lon - HERE["longitude"]) < 1e-6 and abs(case.lat - HERE["latitude"]) < 1e-6
     assert case.address  # written by the server from the point
     report = CaseEvent.objects.get(case=case, kind="report")
@@ -367,3 +368,14 @@ def test_the_installed_app_opens_without_a_network(live_server, handset, field_c
     expect(page.locator("#nav-report")).to_be_visible()
     expect(page.locator("#net")).to_have_text("离线")
     page.wait_for_function("typeof L !== 'undefined'")  # Leaflet from the cache too
+
+
+def test_open_cases_of_the_category_nearby_are_shown_before_reporting(live_server, handset, field_city):
+    city, people = field_city
+    earlier = report_case(city, people, source="citizen", at=timezone.now())
+    earlier.lon, earlier.lat = HERE["longitude"] + 0.0001, HERE["latitude"]
+    earlier.save(update_fields=["lon", "lat"])
+    page = open_app(handset, live_server)
+    fill_report(page, city)
+    expect(page.locator("#dups")).to_be_visible()
+    expect(page.locator("#dup-list")).to_contain_text(earlier.number)

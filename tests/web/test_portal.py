@@ -633,3 +633,21 @@ def test_the_form_checks_a_pin_at_once(mapped, quanshan, client):
     outside = client.get("/report/where.json", {"lon": 117.21, "lat": 34.255})
     assert outside.status_code == 400 and "不在本市城市管理网格范围内" in outside.json()["detail"]
     assert client.get("/report/where.json", {"lon": "x", "lat": "1"}).status_code == 400
+
+
+def test_before_saving_the_reporter_sees_open_cases_of_the_category_nearby_without_their_words(mapped, people, client):
+    from tests.factories import report_case
+
+    earlier = report_case(mapped, people, source="citizen", description="张三家门口的井盖坏了，电话13800000000")
+    earlier.lon, earlier.lat = LON + 0.0001, LAT
+    earlier.save(update_fields=["lon", "lat"])
+    found = client.get("/report/nearby.json", {"category": mapped.category.pk, "lon": LON, "lat": LAT})
+    assert found.status_code == 200
+    (only,) = found.json()["results"]
+    assert only["number"] == earlier.number and 8 <= only["distance_m"] <= 11 and only["state"]
+    assert "张三" not in found.content.decode("utf-8") and "13800000000" not in found.content.decode("utf-8")
+    far = client.get("/report/nearby.json", {"category": mapped.category.pk, "lon": LON + 0.005, "lat": LAT})
+    assert far.json()["results"] == []
+    assert client.get("/report/nearby.json", {"category": "x", "lon": LON, "lat": LAT}).status_code == 400
+    impossible = client.get("/report/nearby.json", {"category": mapped.category.pk, "lon": 200, "lat": LAT})
+    assert impossible.status_code == 400

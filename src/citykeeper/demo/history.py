@@ -85,6 +85,7 @@ P = {
     "late_centre": 0.03,
     "urgent_condition": 0.12,
     "rate": 0.4,
+    "callback": 0.9,
     "reopen": 0.04,
 }
 
@@ -111,7 +112,7 @@ COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
         (Source.OPEN311, set()),
         (Source.LEADER, set()),
         (Source.CAMERA, set()),
-        (Source.WEB, set()),
+        (Source.WEB, {"rate"}),
         (Source.WEB, {"reopen"}),
     )
 )
@@ -677,6 +678,16 @@ class History:
             break
         t = self._centre(case, t)
         case = yield self._move(t, svc.close, shift_lead)
+        if p.source in svc.CALLBACK_SOURCES and case.reporter_phone and rng.random() < P["callback"]:
+            # 回访: the desk calls the caller back within a day or so of closing.
+            t = self._minutes(t, 30, 60 * 20)
+            outcome = rng.choices(("satisfied", "unsatisfied", "unreachable"), weights=(80, 8, 12))[0]
+            caller = self._operator(p)
+
+            def call_back(c, instant, outcome=outcome, caller=caller):
+                return svc.record_callback(c.number, actor=caller, version=c.version, at=instant, outcome=outcome)
+
+            case = yield Step(t, call_back)
         yield from self._reporter_verdict(p, case, t, operator, shift_lead)
 
     def _reporter_verdict(self, p: Plan, case: Case, t: dt.datetime, operator: User, shift_lead: User):
@@ -698,7 +709,7 @@ class History:
             case = yield self._move(t, svc.check_pass, inspector, reason="再次核查，已处置到位")
             t = self._centre(case, t)
             yield self._move(t, svc.close, shift_lead)
-        elif rng.random() < P["rate"]:
+        elif "rate" in p.flags or rng.random() < P["rate"]:
             stars = rng.choices((5, 4, 3, 2, 1), weights=(55, 25, 10, 6, 4))[0]
             yield self._move(t, svc.rate, p.reporter, rating=stars, reason=catalog.RATING_WORDS[stars])
 

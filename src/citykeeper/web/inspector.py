@@ -126,7 +126,6 @@ MESSAGES = {
     "reference": gettext_lazy("对照照片"),
     "reportPhotos": gettext_lazy("上报照片"),
     "unitPhotos": gettext_lazy("处置照片"),
-    "conditionLabel": gettext_lazy("立案条件："),
     "selfDisposed": gettext_lazy("已自行处置"),
     "retry": gettext_lazy("重试"),
     "edit": gettext_lazy("编辑"),

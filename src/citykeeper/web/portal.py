@@ -37,7 +37,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from citykeeper.domain.errors import DomainError, IllegalMove, InvalidInput, NotPermitted, StaleVersion
 from citykeeper.domain.workflow import Role, State
-from citykeeper.services import attachments, basedata, follow, locating, maplayers, public, throttle
+from citykeeper.services import attachments, basedata, duplicates, follow, locating, maplayers, public, throttle
 from citykeeper.services.cases import MAX_REOPENS, REOPEN_WINDOW, REPORTER_SOURCES
 from citykeeper.store.models import Area, Attachment, Case, CaseEvent, Category, Unit
 from citykeeper.store.models.codebook import Standard
@@ -222,6 +222,37 @@ def where(request: HttpRequest) -> JsonResponse:
     except LocationError as exc:
         return JsonResponse({"detail": exc.message, "field": "lon"}, status=400)
     return JsonResponse({"address": _address(lon, lat, "")})
+
+
+@require_GET
+def nearby(request: HttpRequest) -> JsonResponse:
+    """Open cases of the same (or a related) category near the pin: "someone may already have
+    reported this". Only what the public map shows: number, category, plain state, distance,
+    day; never a description or a reporter."""
+    try:
+        lon, lat, _area = check_location(request.GET.get("lon"), request.GET.get("lat"))
+    except LocationError as exc:
+        return JsonResponse({"detail": exc.message, "field": "lon"}, status=400)
+    raw = request.GET.get("category") or ""
+    category = citizen_categories().filter(pk=int(raw)).first() if raw.isdigit() else None
+    if category is None:
+        return JsonResponse({"detail": _("请选择问题类别。"), "field": "category"}, status=400)
+    found = duplicates.suggest(category, lon, lat, at=_now(), limit=3)
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "number": s.case.number,
+                    "category": s.case.category.minor_name,
+                    "state": public_state(s.case.state),
+                    "distance_m": round(s.distance_m),
+                    "reported_on": timezone.localtime(s.case.reported_at).date().isoformat(),
+                    "same_category": s.same_category,
+                }
+                for s in found
+            ]
+        }
+    )
 
 
 # ---------------------------------------------------------------- the report form
@@ -890,6 +921,7 @@ def map_areas(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("report/", report, name="portal-report"),
     path("report/where.json", where, name="portal-where"),
+    path("report/nearby.json", nearby, name="portal-nearby"),
     path("report/thanks/<str:token>/", thanks, name="portal-thanks"),
     path("track/<str:token>/", track, name="portal-track"),
     path("track/<str:token>/photos/<int:attachment_id>.jpg", track_photo, name="portal-track-photo"),

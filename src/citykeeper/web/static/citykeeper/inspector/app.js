@@ -382,6 +382,28 @@
     );
     if (conditionId && conditions.some((c) => c.id === conditionId)) form.condition = conditionId;
     renderPhrases();
+    checkDuplicates();
+  }
+
+  // 疑似重复: open cases of the category nearby, shown before reporting (needs the network;
+  // offline the report is simply queued and the centre merges duplicates).
+  let dupSeq = 0;
+  async function checkDuplicates() {
+    const p = form.point;
+    const mine = ++dupSeq;
+    if (!p || !form.category) { $("dups").hidden = true; return; }
+    const q = new URLSearchParams({ category: form.category, lon: p.lon, lat: p.lat, limit: 3 });
+    try {
+      const answer = await request("GET", `${API}/duplicates?${q}`);
+      if (mine !== dupSeq) return;
+      const found = answer.ok && Array.isArray(answer.body) ? answer.body : [];
+      $("dup-list").replaceChildren(
+        ...found.map((d) => h("li", { text: `${d.number} · ${d.category} · ${Math.round(d.distance_m)} m · ${d.address}` }))
+      );
+      $("dups").hidden = found.length === 0;
+    } catch (e) {
+      if (mine === dupSeq) $("dups").hidden = true;
+    }
   }
 
   function renderPhrases() {
@@ -432,7 +454,7 @@
       if (recentre || !map.getBounds().contains(at)) map.panTo(at);
     }
     clearTimeout(describeTimer);
-    describeTimer = setTimeout(describePoint, 400);
+    describeTimer = setTimeout(() => { describePoint(); checkDuplicates(); }, 400);
   }
 
   function accuracyText() {
@@ -603,9 +625,7 @@
     else if (photos.items.length === 0) problem = M.needPhoto;
     else if (selfDispose && after.items.length === 0) problem = M.needAfter;
     if (problem) { say("form-msg", problem, "error"); return; }
-    let description = $("description").value.trim();
-    const condition = form.condition ? entry.minor.conditions.find((c) => c.id === form.condition) : null;
-    if (condition) description = (description ? description + "\n" : "") + M.conditionLabel + condition.text;
+    const description = $("description").value.trim();
     const key = uuid();
     const body = {
       category: entry.minor.id,
@@ -615,6 +635,8 @@
       urgent: $("urgent").checked,
       idempotency_key: key,
     };
+    // The filing condition the inspector sees: a proposal the shift lead confirms when filing.
+    if (form.condition && entry.minor.conditions.some((c) => c.id === form.condition)) body.condition = form.condition;
     const address = $("address").value.trim();
     if (address) body.address = address;
     const item = {

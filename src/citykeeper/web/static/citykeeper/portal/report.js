@@ -31,6 +31,7 @@
         if (n !== checks) return;
         if (answer.ok) {
           say(mapEl.dataset.msgPicked + (answer.body.address || lat.value + ", " + lon.value), "ok");
+          nearby();
         } else {
           say(answer.body.detail || "", "error");
         }
@@ -81,6 +82,36 @@
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 }
     );
   });
+
+  // ------------------------------------------------------------ possible duplicates nearby
+  const nearbyBox = document.getElementById("nearby");
+  let nearbyAsks = 0;
+  function nearby() {
+    const category = form.elements.category.value;
+    if (!nearbyBox || !category || !lon.value || !lat.value) {
+      if (nearbyBox) nearbyBox.hidden = true;
+      return;
+    }
+    const n = ++nearbyAsks;
+    const query = new URLSearchParams({ category: category, lon: lon.value, lat: lat.value });
+    fetch(nearbyBox.dataset.url + "?" + query, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : { results: [] }))
+      .then((body) => {
+        if (n !== nearbyAsks) return;
+        const list = document.getElementById("nearby-list");
+        list.replaceChildren(
+          ...body.results.map((c) => {
+            const item = document.createElement("li");
+            item.textContent = c.category + " · " + c.state + " · " + c.distance_m + nearbyBox.dataset.msgMetres +
+              " · " + nearbyBox.dataset.msgDays + " " + c.reported_on + " · " + c.number;
+            return item;
+          })
+        );
+        nearbyBox.hidden = body.results.length === 0;
+      })
+      .catch(() => {});
+  }
+  form.elements.category.addEventListener("change", nearby);
 
   // ------------------------------------------------------------ the category search
   const select = form.elements.category;
