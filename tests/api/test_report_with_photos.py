@@ -118,3 +118,52 @@ def test_the_reporters_filing_condition_is_kept_for_the_shift_lead_to_confirm(ap
     refused = send(client, body_for(city, condition=foreign.pk))
     assert refused.status_code == 422 and refused.json()["field"] == "condition"
     assert Case.objects.count() == 1
+
+
+# The first bytes of a WebM (EBML) and an M4A (ISO base media) file, as MediaRecorder writes them.
+WEBM = b"\x1aE\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04" + b"\x00" * 200
+M4A = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A isommp42" + b"\x00" * 200
+
+
+def test_a_voice_note_comes_with_the_report_and_stays_with_staff(api, city, people):
+    client = api(people.inspector)
+    voice = SimpleUploadedFile("voice.webm", WEBM, content_type="audio/webm")
+    response = client.client.post(
+        f"{API}/cases/with-photos",
+        {"case": json.dumps(body_for(city)), "photos": [SimpleUploadedFile("a.jpg", JPEG)], "voice": voice},
+    )
+    assert response.status_code == 201, response.json()
+    refs = response.json()["timeline"][0]["attachments"]
+    assert sorted(r["type"] for r in refs) == ["audio/webm", "image/jpeg"]
+    note = Attachment.objects.get(content_type="audio/webm")
+    assert note.file.name.endswith(".webm") and not note.public_file and not note.thumbnail
+    download = client.client.get(f"{API}/cases/{response.json()['number']}/attachments/{note.pk}")
+    assert download["Content-Type"] == "audio/webm" and b"".join(download.streaming_content) == WEBM
+    publish = client.post(f"/cases/{response.json()['number']}/attachments/{note.pk}/publication", {"published": True})
+    assert publish.status_code == 403  # only operators publish, and a voice note has no public copy anyway
+
+
+def test_a_voice_note_may_be_added_later_and_a_text_file_is_not_a_voice_note(api, city, people):
+    from tests.factories import report_case
+
+    case = report_case(city, people)
+    client = api(people.inspector)
+    added = client.client.post(f"{API}/cases/{case.number}/attachments", {"file": SimpleUploadedFile("note.m4a", M4A)})
+    assert added.status_code == 201 and added.json()["content_type"] == "audio/mp4"
+    before = row_counts()
+    fake = SimpleUploadedFile("voice.webm", b"not audio at all" * 10, content_type="audio/webm")
+    refused = client.client.post(f"{API}/cases/with-photos", {"case": json.dumps(body_for(city)), "voice": fake})
+    assert refused.status_code == 415 and refused.json()["field"] == "voice"
+    assert row_counts() == before
+
+
+def test_staff_cannot_publish_a_voice_note(api, city, people):
+    from tests.factories import report_case
+
+    case = report_case(city, people, source="citizen")
+    uploaded = api(people.operator).client.post(
+        f"{API}/cases/{case.number}/attachments", {"file": SimpleUploadedFile("v.webm", WEBM)}
+    )
+    path = f"/cases/{case.number}/attachments/{uploaded.json()['id']}/publication"
+    refused = api(people.operator).post(path, {"published": True})
+    assert refused.status_code == 422 and "no public copy" in refused.json()["detail"]

@@ -379,3 +379,35 @@ def test_open_cases_of_the_category_nearby_are_shown_before_reporting(live_serve
     fill_report(page, city)
     expect(page.locator("#dups")).to_be_visible()
     expect(page.locator("#dup-list")).to_contain_text(earlier.number)
+
+
+def test_a_voice_note_recorded_on_the_phone_goes_with_the_report(live_server, browser, field_city):
+    city, _people = field_city
+    context = browser.new_context(
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        geolocation=HERE,
+        permissions=["geolocation", "microphone"],
+    )
+    context.set_default_timeout(TIMEOUT)
+    try:
+        page = open_app(context, live_server)
+        fill_report(page, city)
+        expect(page.locator("#voice-block")).to_be_visible()
+        page.click("#voice-record")
+        expect(page.locator("#voice-status")).to_contain_text("正在录音")
+        page.wait_for_timeout(1500)  # a second and a half of the fake microphone's tone
+        page.click("#voice-record")
+        expect(page.locator("#voice-player")).to_be_visible()
+        expect(page.locator("#voice-delete")).to_be_visible()
+        page.click("#submit")
+        expect(page.locator("#form-msg")).to_contain_text("案卷号")
+        number = page.inner_text("#form-msg").rsplit("：", 1)[1].strip()
+        report = CaseEvent.objects.get(case__number=number, kind="report")
+        assert sorted(a["type"] for a in report.attachments) == ["audio/webm", "image/jpeg"]
+        voice = Attachment.objects.get(case__number=number, content_type="audio/webm")
+        assert voice.size > 1000 and not voice.public_file
+    finally:
+        context.close()

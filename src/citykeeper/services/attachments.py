@@ -1,6 +1,9 @@
 """Photos and media: checked by their bytes and by decoding them, stored once per case,
 content-addressed, with a public copy (upright, at most 2048 px, every metadata field
-removed: no GPS position, no camera serial) and a thumbnail for lists and maps."""
+removed: no GPS position, no camera serial) and a thumbnail for lists and maps.
+
+Voice notes (语音说明, from the inspector's handset) are audio files checked by their
+container's signature; they have no public copy and are never shown to the public."""
 
 from __future__ import annotations
 
@@ -22,6 +25,15 @@ log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+AUDIO_EXTENSIONS = {
+    "audio/webm": ".webm",  # Chrome and Android MediaRecorder (Opus)
+    "audio/ogg": ".ogg",  # Firefox MediaRecorder
+    "audio/mp4": ".m4a",  # iOS Safari MediaRecorder (AAC)
+    "audio/mpeg": ".mp3",
+    "audio/wav": ".wav",
+    "audio/aac": ".aac",
+}
+MAX_VOICE_BYTES = 5 * 1024 * 1024  # about five minutes of speech in Opus or AAC
 PUBLIC_MAX_PX = 2048
 THUMBNAIL_PX = 320
 # A 10 MB file can still claim a huge canvas (a decompression bomb); 60 megapixels is
@@ -51,20 +63,25 @@ def sniff_image(head: bytes) -> str | None:
 
 
 @dataclass(frozen=True)
-class CheckedImage:
-    """An upload that passed every check and is ready to be stored (nothing written yet)."""
+class CheckedMedia:
+    """An upload (a photo or a voice note) that passed every check and is ready to be stored
+    (nothing written yet)."""
 
     file: object
     size: int
     sha256: str
     content_type: str
-    public: bytes
-    thumbnail: bytes
-    width: int
-    height: int
+    public: bytes | None  # None for audio: it has no public copy
+    thumbnail: bytes | None
+    width: int | None
+    height: int | None
+
+    @property
+    def extension(self) -> str:
+        return IMAGE_EXTENSIONS.get(self.content_type) or AUDIO_EXTENSIONS[self.content_type]
 
 
-def check_image(file) -> CheckedImage:
+def check_image(file) -> CheckedMedia:
     """Check an uploaded image by its bytes and by decoding it, and make its public copy and
     thumbnail, without storing anything: a report with several photos checks them all first,
     so that one bad photo refuses the whole report and nothing is stored half."""
@@ -82,10 +99,10 @@ def check_image(file) -> CheckedImage:
     file.seek(0)
     public, thumbnail, (width, height) = _variants(file.read())
     file.seek(0)
-    return CheckedImage(file, file.size, digest.hexdigest(), content_type, public, thumbnail, width, height)
+    return CheckedMedia(file, file.size, digest.hexdigest(), content_type, public, thumbnail, width, height)
 
 
-def save_checked(case: Case, image: CheckedImage, *, by: User | None) -> tuple[Attachment, bool]:
+def save_checked(case: Case, image: CheckedMedia, *, by: User | None) -> tuple[Attachment, bool]:
     """Store a checked image for ``case``; the same bytes stored again return the first row."""
     existing = Attachment.objects.filter(case=case, sha256=image.sha256).first()
     if existing is not None:
@@ -100,9 +117,10 @@ def save_checked(case: Case, image: CheckedImage, *, by: User | None) -> tuple[A
         width=image.width,
         height=image.height,
     )
-    attachment.file.save(f"{image.sha256}{IMAGE_EXTENSIONS[image.content_type]}", image.file, save=False)
-    attachment.public_file.save(f"{image.sha256}-public.jpg", ContentFile(image.public), save=False)
-    attachment.thumbnail.save(f"{image.sha256}-thumb.jpg", ContentFile(image.thumbnail), save=False)
+    attachment.file.save(f"{image.sha256}{image.extension}", image.file, save=False)
+    if image.public is not None:
+        attachment.public_file.save(f"{image.sha256}-public.jpg", ContentFile(image.public), save=False)
+        attachment.thumbnail.save(f"{image.sha256}-thumb.jpg", ContentFile(image.thumbnail), save=False)
     try:
         with transaction.atomic():
             attachment.save()
@@ -118,6 +136,52 @@ def discard(attachment: Attachment) -> None:
     for stored in (attachment.file, attachment.public_file, attachment.thumbnail):
         if stored:
             stored.delete(save=False)
+
+
+def sniff_audio(head: bytes) -> str | None:
+    """The audio container of a file by its first bytes."""
+    if head.startswith(b"\x1aE\xdf\xa3"):  # EBML: WebM / Matroska
+        return "audio/webm"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if len(head) >= 12 and head[4:8] == b"ftyp":  # ISO base media: M4A / MP4 audio
+        return "audio/mp4"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "audio/mpeg"
+    if head[:2] in (b"\xff\xf1", b"\xff\xf9"):  # ADTS
+        return "audio/aac"
+    return None
+
+
+def check_audio(file) -> CheckedMedia:
+    """Check a voice note by its container signature (at most 5 MB); nothing is stored."""
+    if file.size is None or file.size > MAX_VOICE_BYTES:
+        raise TooLarge(f"A voice note may be at most {MAX_VOICE_BYTES // (1024 * 1024)} MB.", field="voice")
+    digest = hashlib.sha256()
+    head = b""
+    for chunk in file.chunks():
+        if not head:
+            head = chunk[:16]
+        digest.update(chunk)
+    content_type = sniff_audio(head)
+    if content_type is None or file.size < 64:
+        raise UnsupportedMedia(
+            "A voice note must be a WebM, Ogg, M4A, MP3, AAC or WAV audio file.", field="voice", rule="not_audio"
+        )
+    file.seek(0)
+    return CheckedMedia(file, file.size, digest.hexdigest(), content_type, None, None, None, None)
+
+
+def check_upload(file) -> CheckedMedia:
+    """An image or a voice note, told apart by the bytes (never by the name)."""
+    file.seek(0)
+    head = file.read(16)
+    file.seek(0)
+    if sniff_audio(head) is not None and sniff_image(head) is None:
+        return check_audio(file)
+    return check_image(file)
 
 
 def store_image(case: Case, file, *, by: User | None) -> tuple[Attachment, bool]:

@@ -42,7 +42,7 @@ from citykeeper.domain.workflow import (
 )
 from citykeeper.services import attachments as attachment_service
 from citykeeper.services import hooks, routing
-from citykeeper.services.attachments import CheckedImage
+from citykeeper.services.attachments import CheckedMedia
 from citykeeper.services.calendar import calendar_for
 from citykeeper.services.limits import limit_for, to_limit
 from citykeeper.store.bulk import insert_new
@@ -228,7 +228,7 @@ def report(
     attachments: list[int] | None = None,
     source_detail: str = "",
     extra: dict | None = None,
-    photos: list[CheckedImage] | None = None,
+    photos: list[CheckedMedia] | None = None,
     condition: FilingCondition | None = None,
 ) -> Case:
     """上报: a new case enters the acceptance queue with the accept clock running.

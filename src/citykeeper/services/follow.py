@@ -19,7 +19,7 @@ from django.db import transaction
 
 from citykeeper.domain.errors import InvalidInput
 from citykeeper.services import cases as case_service
-from citykeeper.services.attachments import CheckedImage
+from citykeeper.services.attachments import CheckedMedia
 from citykeeper.store.models import Area, Case, Category, FollowLink, User
 from citykeeper.store.models.cases import Source
 
@@ -69,7 +69,7 @@ def report(
     address: str = "",
     reporter_name: str = "",
     reporter_phone: str = "",
-    photos: list[CheckedImage] | None = None,
+    photos: list[CheckedMedia] | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[Case, str | None]:
     """A report from the public portal (source ``web``): the case and its follow link.

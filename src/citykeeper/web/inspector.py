@@ -80,6 +80,12 @@ PHRASES = {
 
 # Every text the script shows, translated here (see tests/web/test_inspector.py).
 MESSAGES = {
+    "voiceStart": gettext_lazy("开始录音"),
+    "voiceStop": gettext_lazy("停止录音"),
+    "voiceAgain": gettext_lazy("重新录音"),
+    "voiceRecording": gettext_lazy("正在录音"),
+    "voiceRecorded": gettext_lazy("已录音"),
+    "voiceDenied": gettext_lazy("无法使用麦克风（可能未授权），可以用文字描述。"),
     "pending": gettext_lazy("待发送"),
     "sending": gettext_lazy("发送中"),
     "sent": gettext_lazy("已上报"),

@@ -335,7 +335,7 @@ class ReportForm(forms.Form):
             raise forms.ValidationError(_("联系电话只能包含数字、“+”和“-”，共 7 到 20 位数字；不想留电话可以不填。"))
         return phone
 
-    def clean_photos(self) -> list[attachments.CheckedImage]:
+    def clean_photos(self) -> list[attachments.CheckedMedia]:
         files = [f for f in self.files.getlist("photos") if f is not None]
         if len(files) > MAX_PHOTOS:
             raise forms.ValidationError(

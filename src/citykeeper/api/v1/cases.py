@@ -267,12 +267,15 @@ def create_case_with_photos(
     request: HttpRequest,
     case: Form[str],
     photos: list[UploadedFile] = File(default=None),  # noqa: B008
+    voice: UploadedFile = File(default=None),  # noqa: B008
 ):
     """上报 with photos, as a handset sends it: ``multipart/form-data`` with the field ``case``
     (the JSON body of ``POST /cases``) and up to nine ``photos`` (JPEG, PNG or WebP, at most
-    10 MB each, checked by their bytes). The photos are named by the case's first event. One
-    bad photo refuses the whole report and nothing is stored. The ``idempotency_key`` works as
-    in ``POST /cases``; a retry must send the same photos (they are part of what is compared)."""
+    10 MB each, checked by their bytes) and an optional ``voice`` note (WebM, Ogg, M4A, MP3,
+    AAC or WAV, at most 5 MB; staff only, never public). They are named by the case's first
+    event. One bad file refuses the whole report and nothing is stored. The
+    ``idempotency_key`` works as in ``POST /cases``; a retry must send the same files (they are
+    part of what is compared)."""
     try:
         payload = CaseIn.model_validate_json(case)
     except ValidationError as exc:
@@ -290,6 +293,11 @@ def create_case_with_photos(
             raise ApiError(
                 exc.status, exc.code, f"Photo {index + 1} ({photo.name}): {exc.message}", field="photos"
             ) from None
+    if voice is not None:
+        try:
+            checked.append(attachments.check_audio(voice))
+        except (attachments.TooLarge, attachments.UnsupportedMedia) as exc:
+            raise ApiError(exc.status, exc.code, f"Voice note ({voice.name}): {exc.message}", field="voice") from None
     return _create(request.auth, payload, checked)
 
 
@@ -474,16 +482,17 @@ def _target(user: User, number: str) -> Case:
 @router.post(
     "/{number}/attachments",
     response={200: AttachmentOut, 201: AttachmentOut, 413: ErrorOut, 415: ErrorOut, **_ERRORS},
-    summary="Upload a photo to a case",
+    summary="Upload a photo or a voice note to a case",
 )
 def upload_attachment(request: HttpRequest, number: str, file: UploadedFile = File(...)):  # noqa: B008
-    """Multipart upload of one image (JPEG, PNG or WebP, at most 10 MB), checked by its bytes.
-    Returns the attachment id to send with an action (``note``, ``dispose``, ...), where it
-    enters the case's timeline. Uploading the same file twice returns the first row (200)."""
+    """Multipart upload of one image (JPEG, PNG or WebP, at most 10 MB) or voice note (WebM, Ogg,
+    M4A, MP3, AAC or WAV, at most 5 MB), checked by its bytes. Returns the attachment id to send
+    with an action (``note``, ``dispose``, ...), where it enters the case's timeline. Uploading the
+    same file twice returns the first row (200)."""
     user: User = request.auth
     case = visible_case(user, number)
     try:
-        attachment, created = attachments.store_image(case, file, by=user)
+        attachment, created = attachments.save_checked(case, attachments.check_upload(file), by=user)
     except (attachments.TooLarge, attachments.UnsupportedMedia) as exc:
         raise ApiError(exc.status, exc.code, exc.message, field="file") from None
     if created:

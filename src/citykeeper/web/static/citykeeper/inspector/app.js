@@ -531,6 +531,71 @@
   $("address").addEventListener("input", () => { form.addressEdited = true; });
   $("self-dispose").addEventListener("change", () => { $("self-block").hidden = !$("self-dispose").checked; });
 
+  // ------------------------------------------------------------ voice note (语音说明)
+  // Optional, at most VOICE_MAX_S seconds, recorded with MediaRecorder; kept as bytes with the
+  // report (so a retry sends the same file) and shown to staff only.
+  const VOICE_MAX_S = 60;
+  let voice = null; // { data: ArrayBuffer, type, name, seconds }
+  let recorder = null;
+  let recordTimer = null;
+  const canRecord = Boolean(window.MediaRecorder && navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  $("voice-block").hidden = !canRecord;
+
+  function showVoice() {
+    const player = $("voice-player");
+    if (player.src) URL.revokeObjectURL(player.src);
+    if (voice) {
+      player.src = URL.createObjectURL(new Blob([voice.data], { type: voice.type }));
+      player.hidden = false;
+      $("voice-status").textContent = `${M.voiceRecorded} ${voice.seconds} s`;
+    } else {
+      player.removeAttribute("src");
+      player.hidden = true;
+      $("voice-status").textContent = "";
+    }
+    $("voice-delete").hidden = !voice;
+    $("voice-record").textContent = recorder ? M.voiceStop : voice ? M.voiceAgain : M.voiceStart;
+  }
+
+  async function startRecording() {
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (e) {
+      $("voice-status").textContent = M.voiceDenied;
+      return;
+    }
+    const chunks = [];
+    const started = Date.now();
+    recorder = new MediaRecorder(stream);
+    recorder.addEventListener("dataavailable", (e) => { if (e.data && e.data.size) chunks.push(e.data); });
+    recorder.addEventListener("stop", async () => {
+      stream.getTracks().forEach((t) => t.stop());
+      clearInterval(recordTimer);
+      const type = (recorder.mimeType || "audio/webm").split(";")[0];
+      recorder = null;
+      const blob = new Blob(chunks, { type });
+      const ext = type.includes("mp4") ? "m4a" : type.includes("ogg") ? "ogg" : "webm";
+      voice = blob.size
+        ? { data: await blob.arrayBuffer(), type, name: `voice.${ext}`, seconds: Math.max(1, Math.round((Date.now() - started) / 1000)) }
+        : null;
+      showVoice();
+    });
+    recorder.start(1000);
+    showVoice();
+    recordTimer = setInterval(() => {
+      const s = Math.round((Date.now() - started) / 1000);
+      $("voice-status").textContent = `${M.voiceRecording} ${s} s / ${VOICE_MAX_S} s`;
+      if (s >= VOICE_MAX_S && recorder) recorder.stop();
+    }, 500);
+  }
+
+  if (canRecord) {
+    $("voice-record").addEventListener("click", () => { if (recorder) recorder.stop(); else startRecording(); });
+    $("voice-delete").addEventListener("click", () => { voice = null; showVoice(); });
+    showVoice();
+  }
+
   function snapshot() {
     return {
       category: form.category,
@@ -543,6 +608,7 @@
       urgent: $("urgent").checked,
       selfDispose: $("self-dispose").checked,
       selfNote: $("self-note").value,
+      voice,
     };
   }
 
@@ -560,6 +626,8 @@
     $("self-note").value = saved.selfNote || "";
     photos.set(savedPhotos);
     after.set(savedAfter);
+    voice = saved.voice || null;
+    if (canRecord) showVoice();
   }
 
   function resetForm() {
@@ -572,6 +640,9 @@
     renderPicker();
     photos.clear();
     after.clear();
+    if (recorder) recorder.stop();
+    voice = null;
+    if (canRecord) showVoice();
     $("self-block").hidden = true;
     if (form.manual) {
       form.manual = false;
@@ -652,6 +723,7 @@
       caseJson: JSON.stringify(body), // sent byte for byte the same on every retry
       photos: photos.items,
       photoCount: photos.items.length,
+      voice,
       self: selfDispose ? { after: after.items, note: $("self-note").value.trim(), ids: [], done: false } : null,
       form: snapshot(),
       number: null,
@@ -731,6 +803,7 @@
         const data = new FormData();
         data.append("case", item.caseJson);
         for (const p of item.photos) data.append("photos", new Blob([p.data], { type: p.type }), p.name);
+        if (item.voice) data.append("voice", new Blob([item.voice.data], { type: item.voice.type }), item.voice.name);
         const r = await request("POST", `${API}/cases/with-photos`, data, true);
         if (!r.ok) throw refused(r);
         item.number = r.body.number;
@@ -756,6 +829,7 @@
     forget(item.photos);
     item.photos = [];
     if (item.self) { forget(item.self.after); item.self.after = []; }
+    item.voice = null;
     item.form = null;
   }
 
