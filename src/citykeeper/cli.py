@@ -214,6 +214,7 @@ def _reachable(host: str) -> str:
 
 def _banner(host: str, port: int) -> str:
     from citykeeper.demo import DEMO_PASSWORD, DISTRICT_LOGINS, LOGINS
+    from citykeeper.demo.channels import DEMO_OPEN311_KEY, EVENT_TYPES, demo_cameras
 
     base = f"http://{_reachable(host)}:{port}"
     rows = [("role", "username", "password", "who")]
@@ -235,6 +236,14 @@ def _banner(host: str, port: int) -> str:
             lines.append("    " + "  ".join("-" * w for w in widths) + "  " + "-" * 3)
     lines += [
         f"    District staff (scoped to one district): {', '.join(DISTRICT_LOGINS)}",
+        "",
+        f"  Citizen portal: {base}/report/   public map: {base}/map/   inspector app: {base}/m/",
+        f"  Open311:   {base}/open311/v2/discovery.json   api_key: {DEMO_OPEN311_KEY}",
+        f"  Cameras:   POST {base}/api/v1/devices/events with header X-Device-Key:",
+    ]
+    lines += [f"    {camera.code}  {camera.key}  ({camera.name})" for camera in demo_cameras()]
+    lines += [
+        f"    event types: {', '.join(event_type for event_type, _name in EVENT_TYPES)}",
         "",
         "  The deadline worker is running. Press Ctrl-C to stop.",
         "",

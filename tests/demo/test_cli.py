@@ -33,6 +33,12 @@ def test_the_demo_banner_names_every_login_and_the_urls():
     for login in LOGINS:
         assert login.username in text
     assert DEMO_PASSWORD in text
+    # The machine channels' demo keys, so a real Open311 client or a camera can be tried at once.
+    from citykeeper.demo.channels import DEMO_OPEN311_KEY, demo_cameras
+
+    assert DEMO_OPEN311_KEY in text and "http://127.0.0.1:8765/open311/v2/discovery.json" in text
+    assert all(camera.key in text and camera.code in text for camera in demo_cameras())
+    assert "http://127.0.0.1:8765/report/" in text and "http://127.0.0.1:8765/m/" in text
 
 
 def test_an_unknown_command_is_refused():

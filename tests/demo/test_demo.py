@@ -118,6 +118,21 @@ def test_a_small_demo_loads_through_the_services(db, capsys):
 
     called = CaseEvent.objects.filter(kind="note", data__has_key="callback").count()
     assert called > 0 and awaiting_callback(Case.objects.all()).count() < called
+    # The demo keys work: the Open311 key and each camera's key authenticate, and camera cases
+    # carry their device with one device event each.
+    from django.utils import timezone as tz
+
+    from citykeeper.demo.channels import DEMO_OPEN311_KEY, demo_cameras
+    from citykeeper.services import devices, open311
+    from citykeeper.store.models import DeviceEvent
+
+    assert open311.authenticate(DEMO_OPEN311_KEY, now=tz.now()).name == "徐州城市管家App（Open311）"
+    assert {devices.authenticate(c.key).code for c in demo_cameras()} == {c.code for c in demo_cameras()}
+    camera_cases = Case.objects.filter(source="camera")
+    assert camera_cases.exists() and set(camera_cases.values_list("source_detail", flat=True)) <= {
+        c.code for c in demo_cameras()
+    }
+    assert DeviceEvent.objects.filter(case__in=camera_cases).count() == camera_cases.count()
     assert set(Case.objects.filter(source="open311").values_list("source_detail", flat=True)) == {
         "徐州城市管家App（Open311）"
     }

@@ -26,6 +26,7 @@ import shapely
 from django.conf import settings
 
 from citykeeper.demo import catalog
+from citykeeper.demo.channels import OPEN311_CLIENT, camera_code, event_types_by_category
 from citykeeper.demo.city import DemoCity, GridInfo
 from citykeeper.domain.calendar import WorkingCalendar
 from citykeeper.domain.errors import DomainError
@@ -33,7 +34,7 @@ from citykeeper.services import cases as svc
 from citykeeper.services import deadlines
 from citykeeper.services.cases import MoveInput
 from citykeeper.spatial.address import Gazetteer
-from citykeeper.store.models import Case, Category, FilingCondition, Unit, User
+from citykeeper.store.models import Case, Category, Device, DeviceEvent, FilingCondition, Unit, User
 from citykeeper.store.models.cases import Source
 from citykeeper.store.models.codebook import Standard
 
@@ -47,8 +48,6 @@ SOURCE_MIX = (
     (Source.OPEN311, 0.04),
     (Source.LEADER, 0.01),
 )
-# The third-party app that reports through Open311 in the demo.
-OPEN311_CLIENT = "徐州城市管家App（Open311）"
 # Report hours (local) and their weights: patrols peak mid-morning and mid-afternoon.
 INSPECTOR_HOURS = {7: 3, 8: 8, 9: 10, 10: 10, 11: 7, 12: 3, 13: 4, 14: 8, 15: 9, 16: 8, 17: 5, 18: 2}
 PUBLIC_HOURS = {
@@ -93,6 +92,9 @@ P = {
 COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
     (source, frozenset(flags))
     for source, flags in (
+        # First, so that even a short history has time to close them before a reporter reacts.
+        (Source.WEB, {"rate"}),
+        (Source.WEB, {"reopen"}),
         (Source.INSPECTOR, {"return"}),
         (Source.INSPECTOR, {"extension"}),
         (Source.INSPECTOR, {"check_fail"}),
@@ -112,8 +114,6 @@ COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
         (Source.OPEN311, set()),
         (Source.LEADER, set()),
         (Source.CAMERA, set()),
-        (Source.WEB, {"rate"}),
-        (Source.WEB, {"reopen"}),
     )
 )
 
@@ -249,6 +249,10 @@ class History:
         self.tz = ZoneInfo(settings.TIME_ZONE)
         self.topics = load_topics()
         self.topic_weights = list(itertools.accumulate(t.topic.weight for t in self.topics))
+        # What the demo cameras recognise (demo.channels): category id → event type.
+        self.camera_types = event_types_by_category()
+        self.camera_topics = [t for t in self.topics if t.category.pk in self.camera_types]
+        self.cameras = {d.code: d for d in Device.objects.filter(code__startswith="CAM-")}
         self.grid_weights = list(itertools.accumulate(3.0 if g.is_core else 1.0 for g in city.grids))
         self.late_rate = {
             u.pk: self.rng.uniform(0.04, 0.24) for u in [*city.units.values(), *city.street_units.values()]
@@ -340,6 +344,8 @@ class History:
         rng = self.rng
         grid = self.city.grids[self._weighted(self.grid_weights)]
         choice = self.topics[self._weighted(self.topic_weights)]
+        if source == Source.CAMERA and self.camera_topics:
+            choice = rng.choice(self.camera_topics)  # what a video-analytics box recognises
         if choice.urgent_conditions and rng.random() < P["urgent_condition"]:
             condition = rng.choice(choice.urgent_conditions)
         else:
@@ -363,7 +369,9 @@ class History:
             reporter = None  # an app's user, known to the app, not to us
         elif source == Source.LEADER:
             reporter = self.users["leader"]  # 领导交办: first-hand, no verification needed
-        else:  # hotline and camera reports are entered by an operator
+        elif source == Source.CAMERA and camera_code(district) in self.cameras:
+            reporter = None  # the district's camera reports through its own key
+        else:  # hotline reports (and camera reports without a camera) are entered by an operator
             reporter = rng.choice(self.city.operators[district])
         return Plan(at, source, grid, choice, condition, reporter, flags)
 
@@ -547,8 +555,19 @@ class History:
         self.sources[source] += 1
         category, area = plan.choice.category, plan.grid.area
 
+        camera = self.cameras.get(camera_code(plan.grid.district.code)) if source == Source.CAMERA else None
+        event_type = self.camera_types.get(category.pk) if camera is not None else None
+        confidence = round(rng.uniform(0.62, 0.98), 2)
+        if camera is not None and event_type is not None and reporter is None:
+            text = f"{camera.name}识别：{category.minor_name}（置信度 {confidence:.2f}）"
+
         def run(_, instant):
-            return svc.report(
+            detail = OPEN311_CLIENT if source == Source.OPEN311 else ""
+            extra = None
+            if camera is not None and event_type is not None and reporter is None:
+                detail = camera.code
+                extra = {"device": {"code": camera.code, "event_type": event_type, "confidence": confidence}}
+            case = svc.report(
                 actor=reporter,
                 source=source,
                 category=category,
@@ -561,8 +580,22 @@ class History:
                 urgent=plan.condition.urgent,
                 reporter_name=name,
                 reporter_phone=phone,
-                source_detail=OPEN311_CLIENT if source == Source.OPEN311 else "",
+                source_detail=detail,
+                extra=extra,
             )
+            if extra is not None:
+                DeviceEvent.objects.create(
+                    device=camera,
+                    event_type=event_type,
+                    at=instant,
+                    received_at=instant,
+                    confidence=confidence,
+                    lon=case.lon,
+                    lat=case.lat,
+                    case=case,
+                    new_case=True,
+                )
+            return case
 
         return Step(at, run)
 
@@ -678,40 +711,51 @@ class History:
             break
         t = self._centre(case, t)
         case = yield self._move(t, svc.close, shift_lead)
-        if p.source in svc.CALLBACK_SOURCES and case.reporter_phone and rng.random() < P["callback"]:
-            # 回访: the desk calls the caller back within a day or so of closing.
-            t = self._minutes(t, 30, 60 * 20)
-            outcome = rng.choices(("satisfied", "unsatisfied", "unreachable"), weights=(80, 8, 12))[0]
-            caller = self._operator(p)
+        if "rate" in p.flags:  # a keen reporter rates at once, before the call-back
+            case, t = yield from self._reporter_verdict(p, case, t, operator, shift_lead)
+            yield from self._call_back(p, case, t)
+        else:
+            case, t = yield from self._call_back(p, case, t)
+            yield from self._reporter_verdict(p, case, t, operator, shift_lead)
 
-            def call_back(c, instant, outcome=outcome, caller=caller):
-                return svc.record_callback(c.number, actor=caller, version=c.version, at=instant, outcome=outcome)
+    def _call_back(self, p: Plan, case: Case, t: dt.datetime):
+        """回访: the desk calls a caller back within a day or so of closing."""
+        rng = self.rng
+        if p.source not in svc.CALLBACK_SOURCES or not case.reporter_phone or rng.random() >= P["callback"]:
+            return case, t
+        t = self._minutes(t, 30, 60 * 20)
+        outcome = rng.choices(("satisfied", "unsatisfied", "unreachable"), weights=(80, 8, 12))[0]
+        caller = self._operator(p)
 
-            case = yield Step(t, call_back)
-        yield from self._reporter_verdict(p, case, t, operator, shift_lead)
+        def call_back(c, instant):
+            return svc.record_callback(c.number, actor=caller, version=c.version, at=instant, outcome=outcome)
+
+        case = yield Step(t, call_back)
+        return case, t
 
     def _reporter_verdict(self, p: Plan, case: Case, t: dt.datetime, operator: User, shift_lead: User):
         """A public reporter rates the result (市民评价), or says it is not fixed: the centre then
         sends an inspector to look again, or upholds the closing with its reason."""
         rng = self.rng
         if p.source not in (Source.CITIZEN, Source.WEB) or (p.source == Source.CITIZEN and p.reporter is None):
-            return
-        t = self._minutes(t, 60, 60 * 30)
+            return case, t
+        t = self._minutes(t, 10, 90) if "rate" in p.flags else self._minutes(t, 60, 60 * 30)
         if "reopen" in p.flags:
             case = yield self._move(t, svc.reopen, p.reporter, reason=rng.choice(catalog.NOT_FIXED_REASONS))
             t = self._centre(case, t)
             if rng.random() < 0.5:
-                yield self._move(t, svc.uphold, operator, reason=rng.choice(catalog.UPHOLD_REASONS))
-                return
+                case = yield self._move(t, svc.uphold, operator, reason=rng.choice(catalog.UPHOLD_REASONS))
+                return case, t
             inspector = self._inspector(p)
             case = yield self._move(t, svc.send_check, operator, assignee=inspector)
             t = self._in_stage(case, t, who="inspector", lo=0.1, hi=0.8)
             case = yield self._move(t, svc.check_pass, inspector, reason="再次核查，已处置到位")
             t = self._centre(case, t)
-            yield self._move(t, svc.close, shift_lead)
+            case = yield self._move(t, svc.close, shift_lead)
         elif "rate" in p.flags or rng.random() < P["rate"]:
             stars = rng.choices((5, 4, 3, 2, 1), weights=(55, 25, 10, 6, 4))[0]
-            yield self._move(t, svc.rate, p.reporter, rating=stars, reason=catalog.RATING_WORDS[stars])
+            case = yield self._move(t, svc.rate, p.reporter, rating=stars, reason=catalog.RATING_WORDS[stars])
+        return case, t
 
     def _disposal(self, p: Plan, case: Case, t: dt.datetime, unit: Unit, *, first: bool):
         """The unit's part: optional extension or suspension, maybe an urge, then the feedback."""

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from citykeeper.demo.basedata import BaseDataResult, build_base_data
+from citykeeper.demo.channels import build_channels
 from citykeeper.demo.city import CITY_CODE, DEMO_PASSWORD, LOGINS, Login, build_city, demo_usernames
 from citykeeper.demo.history import History
 from citykeeper.jobs.ticker import tick
@@ -143,6 +144,8 @@ def load_demo(
         # Streets, gazetteer, ~90,000 components, beats and routing rules (tests of the
         # history alone may leave them out: they take a few seconds).
         base = build_base_data(city, seed=seed, now=now) if base_data else BaseDataResult()
+        # The Open311 key and the cameras: the machine channels, with keys the banner prints.
+        build_channels(city, now=now)
         history = History(
             city,
             now=now,

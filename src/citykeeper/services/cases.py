@@ -967,7 +967,7 @@ def uphold(number: str, *, actor: User, version: int, at: dt.datetime, data: Mov
 
 # 回访: after a case from a caller closes, an operator calls back and records the answer.
 CALLBACK_OUTCOMES = {"satisfied": "满意", "unsatisfied": "不满意", "unreachable": "未接通"}
-CALLBACK_SOURCES = frozenset({Source.HOTLINE, Source.CITIZEN, Source.OPEN311})
+CALLBACK_SOURCES = frozenset({Source.HOTLINE, Source.CITIZEN, Source.WEB, Source.OPEN311})
 
 
 def awaiting_callback(cases):

@@ -30,10 +30,13 @@ def _hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
-def register(code: str, name: str, *, lon: float, lat: float, kind: str = "camera", **options) -> tuple[Device, str]:
-    """A new device and its key (returned once; only the hash is kept)."""
+def register(
+    code: str, name: str, *, lon: float, lat: float, kind: str = "camera", plaintext: str | None = None, **options
+) -> tuple[Device, str]:
+    """A new device and its key (returned once; only the hash is kept). A given ``plaintext``
+    is for the demo city only."""
     locating.grid_for(lon, lat)  # a device stands inside the city's grids
-    plaintext = KEY_MARK + secrets.token_urlsafe(24)
+    plaintext = plaintext or KEY_MARK + secrets.token_urlsafe(24)
     device = Device.objects.create(
         code=code, name=name, kind=kind, lon=lon, lat=lat, key_hash=_hash(plaintext), prefix=plaintext[:12], **options
     )
