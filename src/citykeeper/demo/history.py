@@ -85,6 +85,7 @@ P = {
     "urgent_condition": 0.12,
     "rate": 0.4,
     "callback": 0.9,
+    "false_alarm": 0.12,
     "reopen": 0.04,
 }
 
@@ -114,6 +115,7 @@ COVERAGE: tuple[tuple[str, frozenset[str]], ...] = tuple(
         (Source.OPEN311, set()),
         (Source.LEADER, set()),
         (Source.CAMERA, set()),
+        (Source.CAMERA, {"false_alarm"}),
     )
 )
 
@@ -320,6 +322,8 @@ class History:
                 return True
             return False
 
+        if source == Source.CAMERA and maybe("false_alarm"):
+            return frozenset(flags)
         if source == Source.INSPECTOR:
             if maybe("self_dispose"):
                 maybe("refuse_self")
@@ -660,6 +664,9 @@ class History:
             )
         else:
             t = self._centre(case, t)
+            if "false_alarm" in flags:  # 视频误报: the operator dismisses what the camera saw
+                yield self._move(t, svc.reject, operator, reason=rng.choice(catalog.FALSE_ALARM_REASONS))
+                return
             case = yield self._move(t, svc.accept, operator)
 
         # 立案 or 作废
