@@ -30,6 +30,7 @@ lint: $(TEST_STAMP)
 ## make bench: speed figures on SQLite and PostgreSQL, written to docs/benchmarks.md
 bench: $(RUNTIME_STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/intake.py
 
 ## make clean: remove the virtualenv, var/ (the demo database, static files, media) and caches
 clean:
