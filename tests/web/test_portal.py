@@ -651,3 +651,21 @@ def test_before_saving_the_reporter_sees_open_cases_of_the_category_nearby_witho
     assert client.get("/report/nearby.json", {"category": "x", "lon": LON, "lat": LAT}).status_code == 400
     impossible = client.get("/report/nearby.json", {"category": mapped.category.pk, "lon": 200, "lat": LAT})
     assert impossible.status_code == 400
+
+
+def test_zoomed_out_over_many_cases_the_map_shows_counts_per_cell(mapped, people, client, monkeypatch):
+    from tests.factories import report_case
+
+    monkeypatch.setattr(portal, "CLUSTER_FROM", 3)
+    for i in range(4):
+        case = report_case(mapped, people, source="citizen")
+        case.lon, case.lat = LON + i * 0.00001, LAT
+        case.save(update_fields=["lon", "lat"])
+    box = {"bbox": "117.0,34.0,118.0,35.0"}
+    far = client.get("/map/cases.json", {**box, "zoom": 12}).json()
+    assert far["clustered"] and far["total"] == 4
+    assert [f["properties"]["count"] for f in far["features"]] == [4]
+    assert "number" not in far["features"][0]["properties"]
+    near = client.get("/map/cases.json", {**box, "zoom": 17}).json()
+    assert "clustered" not in near and len(near["features"]) == 4
+    assert len(client.get("/map/cases.json", box).json()["features"]) == 4  # no zoom: every case

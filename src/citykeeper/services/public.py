@@ -30,19 +30,60 @@ def rounded(value: float | None) -> float | None:
     return None if value is None else round(value, PUBLIC_DECIMALS)
 
 
+def _shown(box: tuple[float, float, float, float], *, now: dt.datetime, days: int):
+    min_lon, min_lat, max_lon, max_lat = box
+    return Case.objects.filter(
+        reported_at__gte=now - dt.timedelta(days=days),
+        lon__gte=min_lon,
+        lon__lte=max_lon,
+        lat__gte=min_lat,
+        lat__lte=max_lat,
+    ).exclude(state__in=HIDDEN_STATES)
+
+
+def public_count(box: tuple[float, float, float, float], *, now: dt.datetime, days: int = PUBLIC_DAYS) -> int:
+    return _shown(box, now=now, days=days).count()
+
+
+def public_cells(
+    box: tuple[float, float, float, float], *, now: dt.datetime, cell: float, days: int = PUBLIC_DAYS
+) -> list[dict]:
+    """The public cases in ``box`` counted per square cell of ``cell`` degrees, counted in the
+    database (every case, not only the newest ``PUBLIC_LIMIT``): position (the cell's mean),
+    count, and the count per state."""
+    from django.db.models import Avg, Count, F
+    from django.db.models.functions import Floor
+
+    rows = (
+        _shown(box, now=now, days=days)
+        .annotate(cx=Floor(F("lon") / cell), cy=Floor(F("lat") / cell))
+        .values("cx", "cy", "state")
+        .annotate(n=Count("id"), x=Avg("lon"), y=Avg("lat"))
+        .order_by("cx", "cy", "state")
+    )
+    cells: dict[tuple, dict] = {}
+    for row in rows:
+        entry = cells.setdefault((row["cx"], row["cy"]), {"count": 0, "x": 0.0, "y": 0.0, "states": {}})
+        entry["count"] += row["n"]
+        entry["x"] += row["x"] * row["n"]
+        entry["y"] += row["y"] * row["n"]
+        entry["states"][row["state"]] = row["n"]
+    return [
+        {
+            "lon": rounded(e["x"] / e["count"]),
+            "lat": rounded(e["y"] / e["count"]),
+            "count": e["count"],
+            "states": e["states"],
+        }
+        for e in cells.values()
+    ]
+
+
 def public_cases(box: tuple[float, float, float, float], *, now: dt.datetime, days: int = PUBLIC_DAYS):
     """Cases reported in the last ``days`` inside ``box`` (minlon, minlat, maxlon, maxlat), newest
     first, at most ``PUBLIC_LIMIT``; a queryset of the fields the public map may show."""
-    min_lon, min_lat, max_lon, max_lat = box
     return (
-        Case.objects.filter(
-            reported_at__gte=now - dt.timedelta(days=days),
-            lon__gte=min_lon,
-            lon__lte=max_lon,
-            lat__gte=min_lat,
-            lat__lte=max_lat,
-        )
-        .exclude(state__in=HIDDEN_STATES)
+        _shown(box, now=now, days=days)
         .select_related("category", "area")
         .only(
             "number",

@@ -852,7 +852,16 @@ def map_cases(request: HttpRequest) -> HttpResponse:
         box = parse_box(request.GET.get("bbox"))
     except ValueError as exc:
         return _bad_request(str(exc), "bbox")
-    rows = list(public.public_cases(box, now=_now()))
+    try:
+        zoom = int(request.GET.get("zoom", "22"))
+    except ValueError:
+        zoom = 22
+    now = _now()
+    if zoom < CLUSTER_BELOW_ZOOM:
+        total = public.public_count(box, now=now)
+        if total > CLUSTER_FROM:
+            return _geojson(_clusters(box, zoom, now, total), MAP_MAX_AGE)
+    rows = list(public.public_cases(box, now=now))
     photos: dict[int, list[int]] = defaultdict(list)
     published = (
         Attachment.objects.filter(case_id__in=[r.pk for r in rows], published_at__isnull=False)
@@ -886,6 +895,31 @@ def map_cases(request: HttpRequest) -> HttpResponse:
             }
         )
     return _geojson({"type": "FeatureCollection", "features": features}, MAP_MAX_AGE)
+
+
+# Zoomed out over many cases, the map shows counts per cell of about CLUSTER_PX screen pixels
+# instead of hundreds of overlapping dots; from CLUSTER_BELOW_ZOOM on, every case.
+CLUSTER_FROM = 200
+CLUSTER_BELOW_ZOOM = 16
+CLUSTER_PX = 64
+
+
+def _clusters(box, zoom: int, now: dt.datetime, total: int) -> dict:
+    """One point per cell of about CLUSTER_PX pixels: the number of cases, and per state group."""
+    cell = 360.0 / (256 * 2 ** max(0, zoom)) * CLUSTER_PX
+    features = []
+    for entry in public.public_cells(box, now=now, cell=cell):
+        groups: dict[str, int] = defaultdict(int)
+        for state, n in entry["states"].items():
+            groups[STATE_GROUPS.get(State(state), "working")] += n
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [entry["lon"], entry["lat"]]},
+                "properties": {"count": entry["count"], "groups": dict(groups)},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features, "clustered": True, "total": total}
 
 
 @require_GET

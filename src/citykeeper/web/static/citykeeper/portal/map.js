@@ -51,7 +51,7 @@
     const bbox = portal.bboxOf(map);
     if (bbox === last) return;
     last = bbox;
-    fetch(el.dataset.cases + "?bbox=" + bbox)
+    fetch(el.dataset.cases + "?bbox=" + bbox + "&zoom=" + map.getZoom())
       .then((r) => {
         if (!r.ok) throw new Error(String(r.status));
         return r.json();
@@ -60,6 +60,23 @@
         if (bbox !== last) return;
         layer.clearLayers();
         list.replaceChildren();
+        if (data.clustered) {
+          // Zoomed out over many cases: counts per area; a click zooms in towards them.
+          data.features.forEach((f) => {
+            const [x, y] = f.geometry.coordinates;
+            const n = f.properties.count;
+            const size = n < 10 ? 28 : n < 100 ? 36 : 44;
+            L.marker([y, x], {
+              icon: L.divIcon({ className: "p-cluster", html: "<span>" + String(n) + "</span>", iconSize: [size, size] }),
+              keyboard: true,
+              title: String(n),
+            })
+              .on("click", () => map.setView([y, x], Math.min(map.getZoom() + 2, 18)))
+              .addTo(layer);
+          });
+          status.textContent = el.dataset.msgCount + data.total + el.dataset.msgZoom;
+          return;
+        }
         data.features.forEach((f) => {
           const p = f.properties;
           const [x, y] = f.geometry.coordinates;
