@@ -230,9 +230,14 @@ def measure(base: str, n: int) -> list[tuple[str, dict, str]]:
         ("Open311 `GET requests.json` (1,000 rows)", lambda i: c.call("GET", "/open311/v2/requests.json"), "90 days"),
         ("Open311 `GET requests.xml` (1,000 rows)", lambda i: c.call("GET", "/open311/v2/requests.xml"), ""),
         (
-            "portal `GET /map/cases.json` (whole city)",
-            lambda i: c.call("GET", "/map/cases.json?bbox=116.9,34.0,117.6,34.6"),
-            "≤2,000 points",
+            "portal `GET /map/cases.json` (whole city, zoom 12)",
+            lambda i: c.call("GET", "/map/cases.json?bbox=116.9,34.0,117.6,34.6&zoom=12"),
+            "counts per cell, every case",
+        ),
+        (
+            "portal `GET /map/cases.json` (whole city, zoom 17)",
+            lambda i: c.call("GET", "/map/cases.json?bbox=116.9,34.0,117.6,34.6&zoom=17"),
+            "the newest 2,000 points",
         ),
         ("inspector app `GET /m/` (signed in)", inspector_page, "the page with the whole codebook"),
     ]

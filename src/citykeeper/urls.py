@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="citykeeper/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
     path("desk/", views.desk, name="desk"),
+    path("console/", include("citykeeper.web.console")),
     path("m/", include("citykeeper.web.inspector")),
     path("", include("citykeeper.web.portal")),
     path("admin/", admin.site.urls),

@@ -155,6 +155,8 @@ class Case(models.Model):
             ),
             models.Index(fields=["state", "reported_at"], name="case_state_idx"),
             models.Index(fields=["unit", "state"], name="case_unit_state_idx"),
+            # The work queues: one state, ordered by the running stage's deadline.
+            models.Index(fields=["state", "stage_deadline_at", "id"], name="case_state_deadline_idx"),
         ]
 
     def __str__(self) -> str:
