@@ -1,5 +1,6 @@
 """The work queues in Chromium: the operator logs in, opens the console, sees the 待受理 count
-and the rows, filters by source, and an overdue case wears a red badge."""
+and the rows, filters by source, and an overdue case wears a red badge; a new urgent case
+shows up (count, highlighted row, cue) without a reload."""
 
 from __future__ import annotations
 
@@ -57,3 +58,35 @@ def test_the_operator_works_the_queue_in_a_browser(live_server, page, queue_city
     assert by_inspector.number not in page.inner_text("table")
     # The table fits the 1366 px screen without a horizontal scroll bar.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_new_urgent_case_appears_without_a_reload(live_server, page, queue_city):
+    city, people, _by_inspector, _by_phone, _late = queue_city
+    live = []
+    page.on("response", lambda r: live.append(r.status) if "/live/" in r.url else None)
+    page.goto(f"{live_server.url}/login/?next=/console/queues/reported/%3Fpoll%3D1")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "pw-operator")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/queues/reported/?poll=1")
+    assert page.get_attribute("#queue-rows", "hx-trigger") == "every 1s"
+    assert page.inner_text("[data-count=reported]") == "3"
+    page.evaluate("window.stillTheSamePage = true")
+    # Nothing changed yet: the polls are answered 304 and the page stays as it is.
+    for _ in range(50):
+        if 304 in live:
+            break
+        page.wait_for_timeout(100)
+    assert 304 in live and 200 not in live
+    assert page.locator("tbody tr").count() == 3 and page.locator("tr.fresh").count() == 0
+    assert page.inner_text("#queue-cue") == ""
+
+    urgent = report_case(city, people, urgent=True, at=timezone.now(), description="井盖缺失，车辆危险")
+    page.wait_for_selector(f'tr.fresh[data-number="{urgent.number}"]', timeout=10_000)
+    assert page.inner_text("[data-count=reported]") == "4"
+    assert page.locator("tbody tr").count() == 4
+    assert page.inner_text("#queue-cue") == f"有新的紧急案件 {urgent.number}"
+    assert page.locator("tr.fresh").count() == 1  # the rows that were there before are not flagged
+    assert page.evaluate("window.stillTheSamePage === true")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert 200 in live

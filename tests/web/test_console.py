@@ -25,7 +25,7 @@ def client_for(user) -> Client:
 
 
 def numbers_on(response) -> list[str]:
-    return re.findall(r'<tr data-number="([^"]+)">', response.content.decode())
+    return re.findall(r'<tr data-number="([^"]+)"[ >]', response.content.decode())
 
 
 def report(city, people, **kw) -> Case:
@@ -201,3 +201,87 @@ def test_the_queue_page_answers_in_a_fixed_small_number_of_queries(city, people,
     with_ten = _queries_for_page(people.operator, 10, city, people)
     with_sixty = _queries_for_page(people.operator, 60, city, people)
     assert with_ten == with_sixty <= QUERY_BUDGET
+
+
+# ------------------------------------------------------------------ live updates
+
+LIVE = "/console/queues/reported/live/"
+
+
+def test_the_live_fragment_has_a_strong_etag_and_answers_304_when_nothing_changed(city, people):
+    report(city, people)
+    report(city, people)
+    client = client_for(people.operator)
+    page = client.get("/console/queues/reported/")
+    first = client.get(LIVE)
+    etag = first["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and not etag.startswith("W/")
+    assert first["Cache-Control"] == "private, no-cache"
+    body = first.content.decode()
+    assert len(numbers_on(first)) == 2 and 'data-count="reported">2<' in body
+    assert '<ul id="queue-nav" hx-swap-oob="true">' in body and "<html" not in body
+    # The page carries the same ETag, so its first poll is already a 304.
+    assert 'data-etag="{}"'.format(etag.replace('"', "&quot;")) in page.content.decode()
+    again = client.get(LIVE, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and again.content == b""
+    assert client.get(LIVE, HTTP_IF_NONE_MATCH=f'"other", {etag}').status_code == 304
+
+
+def test_the_live_fragment_changes_when_a_case_enters_the_queue_or_changes(city, people):
+    report(city, people)
+    client = client_for(people.operator)
+    etag = client.get(LIVE)["ETag"]
+    urgent = report(city, people, urgent=True)
+    changed = client.get(LIVE, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert urgent.number in numbers_on(changed) and 'data-count="reported">2<' in changed.content.decode()
+    assert f'<tr data-number="{urgent.number}" data-urgent>' in changed.content.decode()
+    # An edit that bumps the version (and keeps the counts) changes the ETag too.
+    newer = changed["ETag"]
+    Case.objects.filter(pk=urgent.pk).update(version=urgent.version + 1)
+    assert client.get(LIVE, HTTP_IF_NONE_MATCH=newer).status_code == 200
+
+
+def test_the_live_fragment_keeps_the_users_scope_and_filters(city, people):
+    here = report(city, people)
+    phoned = report(city, people, source="hotline")
+    client = client_for(people.operator)
+    etag = client.get(LIVE)["ETag"]
+    report(city, people, grid=city.other_grid)  # another district: nothing changes for this operator
+    assert client.get(LIVE, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    filtered = client.get(LIVE, {"source": "hotline"})
+    assert numbers_on(filtered) == [phoned.number] and here.number not in filtered.content.decode()
+    assert filtered["ETag"] != etag
+    page = client.get("/console/queues/reported/", {"source": "hotline"}).content.decode()
+    assert 'hx-get="/console/queues/reported/live/?source=hotline"' in page
+    assert 'hx-trigger="every 15s"' in page
+    assert 'hx-trigger="every 1s"' in client.get("/console/queues/reported/", {"poll": "1"}).content.decode()
+    # The city operator sees both districts, so the same report is news there.
+    everywhere = client_for(people.city_operator).get(LIVE)
+    assert len(numbers_on(everywhere)) == 3
+
+
+def test_the_live_fragment_is_for_the_queues_users_only(city, people):
+    assert Client().get(LIVE).status_code == 401
+    assert client_for(people.citizen).get(LIVE).status_code == 403
+    assert client_for(people.operator).get("/console/queues/filed/live/").status_code == 404
+
+
+def _queries_for_live(user, cases: int, city, people, *, not_modified: bool = False) -> int:
+    have = Case.objects.filter(state="reported").count()
+    for _ in range(cases - have):
+        report(city, people)
+    client = client_for(user)
+    client.get(LIVE)  # warm the per-process caches
+    headers = {"HTTP_IF_NONE_MATCH": client.get(LIVE)["ETag"]} if not_modified else {}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(LIVE, **headers)
+    assert response.status_code == (304 if not_modified else 200)
+    return len(queries)
+
+
+def test_the_live_fragment_stays_within_the_pages_query_budget(city, people):
+    with_ten = _queries_for_live(people.operator, 10, city, people)
+    with_sixty = _queries_for_live(people.operator, 60, city, people)
+    unchanged = _queries_for_live(people.operator, 60, city, people, not_modified=True)
+    assert with_ten == with_sixty <= QUERY_BUDGET and unchanged <= with_sixty

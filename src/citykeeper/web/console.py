@@ -7,20 +7,27 @@ pages and renders.
 Paging is by key (``after``, the sort key of the last row shown), never by offset, and
 never counts the filtered rows: a page is one indexed range read of 51 rows however deep
 it is.
+
+Live updates: the page polls ``queues/<slug>/live/`` (same query string) with htmx every
+``POLL_SECONDS``. The fragment carries the nav counts and the rows with a strong ETag over
+what they show; the page sends the last ETag back as If-None-Match and a 304 leaves it as
+it is. ``console/queues.js`` marks urgent rows that were not on the page before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_date
-from django.utils.http import urlencode
+from django.utils.http import parse_etags, quote_etag, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -205,13 +212,39 @@ def _key(case, sort: str) -> str:
 
 # ------------------------------------------------------------------ the page
 
+# The queue page polls its live fragment this often (seconds); ``?poll=N`` (1–60) changes it.
+POLL_SECONDS = 15
 
-@login_required
-def queue(request: HttpRequest, slug: str) -> HttpResponse:
+_ROW_FIELDS = (
+    "number",
+    "version",
+    "state",
+    "source",
+    "address",
+    "description",
+    "stage",
+    "stage_deadline_at",
+    "stage_warn_at",
+    "stage_overdue",
+    "stage_warned",
+    "stage_remaining_seconds",
+    "urgent",
+    "urge_count",
+    "reported_at",
+    "category__minor_name",
+    "category__minor_code",
+    "unit__name",
+)
+
+
+def _rows_and_counts(request: HttpRequest, slug: str):
+    """What the page and its live fragment show: the queue, the nav counts, a page of rows,
+    the paging links and the ETag of all that. Raises 404 for a queue the user does not have;
+    returns None for a user without any queue."""
     user = request.user
     mine = queues.queues_for(user)
     if not mine:
-        return _forbidden(request)
+        return None
     current = next((q for q in mine if q.slug == slug), None)
     if current is None:
         raise Http404(_("没有这个工作队列。"))
@@ -224,61 +257,94 @@ def queue(request: HttpRequest, slug: str) -> HttpResponse:
     paged = False
     if request.GET.get("after"):
         cases, paged = _after(cases, sort, request.GET["after"])
-    rows = list(
-        cases.select_related("category", "unit").only(
-            "number",
-            "state",
-            "source",
-            "address",
-            "description",
-            "stage",
-            "stage_deadline_at",
-            "stage_warn_at",
-            "stage_overdue",
-            "stage_warned",
-            "stage_remaining_seconds",
-            "urgent",
-            "urge_count",
-            "reported_at",
-            "category__minor_name",
-            "category__minor_code",
-            "unit__name",
-        )[: PAGE_SIZE + 1]
-    )
+    rows = list(cases.select_related("category", "unit").only(*_ROW_FIELDS)[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     base = {**chosen, "sort": sort} if sort != "deadline" else dict(chosen)
     here = reverse("console-queue", kwargs={"slug": slug})
     next_url = f"{here}?{urlencode({**base, 'after': _key(rows[-1], sort)})}" if more and rows else None
     first_url = f"{here}?{urlencode(base)}" if paged else None
-    sort_urls = {key: f"{here}?{urlencode({**chosen, 'sort': key})}" for key in SORTS}
     number_of = queues.counts(user, now)
+    shown = [(case, badge(case, now), STAGE_LABELS.get(case.stage, case.stage)) for case in rows]
+    live_query = {**base, "after": request.GET["after"]} if paged else base
+    return {
+        "queue": current,
+        "nav": [(q, number_of.get(q.slug, 0)) for q in mine],
+        "rows": shown,
+        "chosen": chosen,
+        "filtered": bool(chosen),
+        "areas": areas,
+        "sort": sort,
+        "sort_urls": {key: f"{here}?{urlencode({**chosen, 'sort': key})}" for key in SORTS},
+        "next_url": next_url,
+        "first_url": first_url,
+        "live_url": f"{reverse('console-queue-live', kwargs={'slug': slug})}?{urlencode(live_query)}",
+        "etag": _etag(slug, number_of, shown, next_url, first_url),
+    }
+
+
+def _etag(slug, number_of, shown, next_url, first_url) -> str:
+    """A strong ETag of what the fragment shows: the counts, each row's number and version
+    (a transition or an edit bumps it) with its badge, the paging links and the language."""
+    digest = hashlib.sha256()
+    parts = [translation.get_language() or "", slug, repr(sorted(number_of.items())), next_url or "", first_url or ""]
+    for case, sla, _stage in shown:
+        parts.append(f"{case.number}:{case.version}:{case.urgent}:{sla and (sla['state'], sla['text'])}")
+    digest.update("\n".join(parts).encode())
+    return quote_etag(digest.hexdigest()[:32])
+
+
+def _poll_seconds(request: HttpRequest) -> int:
+    value = request.GET.get("poll", "")
+    return min(max(int(value), 1), 60) if value.isdigit() else POLL_SECONDS
+
+
+@login_required
+def queue(request: HttpRequest, slug: str) -> HttpResponse:
+    shown = _rows_and_counts(request, slug)
+    if shown is None:
+        return _forbidden(request)
+    sort_urls = shown.pop("sort_urls")
     return render(
         request,
         "citykeeper/console/queue.html",
         {
-            "queue": current,
-            "nav": [(q, number_of.get(q.slug, 0)) for q in mine],
-            "rows": [(case, badge(case, now), STAGE_LABELS.get(case.stage, case.stage)) for case in rows],
-            "chosen": chosen,
-            "filtered": bool(chosen),
-            "areas": areas,
+            **shown,
             "categories": Category.objects.filter(active=True, standard__in=[Standard.GB_47678, Standard.LOCAL])
             .only("pk", "minor_code", "minor_name")
             .order_by("minor_code", "pk"),
             "units": Unit.objects.filter(active=True).only("pk", "name").order_by("name"),
             "sources": Source.choices,
             "deadline_choices": list(DEADLINE_LABELS.items()),
-            "sort": sort,
             "sorts": [(key, label, sort_urls[key]) for key, label in SORTS.items()],
-            "next_url": next_url,
-            "first_url": first_url,
             "page_size": PAGE_SIZE,
+            "poll_seconds": _poll_seconds(request),
         },
     )
+
+
+def queue_live(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live part of a queue page (the nav counts and the rows, as HTML fragments for
+    htmx), with a strong ETag: 304 when the client already shows the same thing."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=401)  # htmx does not swap a 4xx: the page stays as it is
+    shown = _rows_and_counts(request, slug)
+    if shown is None:
+        return HttpResponse(status=403)
+    etag = shown["etag"]
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponse(status=304)
+    else:
+        response = render(request, "citykeeper/console/_live.html", shown)
+    response["ETag"] = etag
+    # The browser must ask again every time (and may revalidate its copy with the ETag).
+    response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ("Cookie", "Accept-Language"))
+    return response
 
 
 urlpatterns = [
     path("", index, name="console"),
     path("queues/<slug:slug>/", queue, name="console-queue"),
+    path("queues/<slug:slug>/live/", queue_live, name="console-queue-live"),
 ]
