@@ -12,7 +12,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench screenshots clean
 
 ## make demo: create .venv, install, migrate, load the demo city, serve it with the worker
 demo: $(RUNTIME_STAMP)
@@ -31,6 +31,10 @@ lint: $(TEST_STAMP)
 bench: $(RUNTIME_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/intake.py
+
+## make screenshots: the browser tests of the console, saving each role's queue and the case page as PNG
+screenshots: $(TEST_STAMP)
+	CITYKEEPER_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:xdist tests/e2e/test_console_lifecycle.py
 
 ## make clean: remove the virtualenv, var/ (the demo database, static files, media) and caches
 clean:

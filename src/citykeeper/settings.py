@@ -220,6 +220,16 @@ CITYKEEPER = {
     # A raster tile URL template for the maps ("https://…/{z}/{x}/{y}.png"); empty: the maps draw
     # the city's own area outlines only, which works on a closed network with no tile server.
     "MAP_TILE_URL": os.environ.get("CITYKEEPER_MAP_TILE_URL", ""),
+    # The base map under every map (services/basemap.py, docs/basemaps.md): none (default: the
+    # outlines only) | osm | tianditu (needs BASEMAP_KEY, the tk) | amap (GCJ-02) | custom
+    # (MAP_TILE_URL; unset BASEMAP with a MAP_TILE_URL also means custom).
+    "BASEMAP": os.environ.get("CITYKEEPER_BASEMAP", ""),
+    "BASEMAP_KEY": os.environ.get("CITYKEEPER_BASEMAP_KEY", ""),
+    # For custom tiles: their CRS (wgs84 or gcj02), the {s} subdomains, attribution, max zoom.
+    "MAP_TILE_CRS": os.environ.get("CITYKEEPER_MAP_TILE_CRS", ""),
+    "MAP_TILE_SUBDOMAINS": os.environ.get("CITYKEEPER_MAP_TILE_SUBDOMAINS", ""),
+    "MAP_TILE_ATTRIBUTION": os.environ.get("CITYKEEPER_MAP_TILE_ATTRIBUTION", ""),
+    "MAP_TILE_MAX_ZOOM": os.environ.get("CITYKEEPER_MAP_TILE_MAX_ZOOM", ""),
     # Reports a client address may send through the public portal per hour (flood control).
     "PORTAL_REPORTS_PER_HOUR": envint("CITYKEEPER_PORTAL_REPORTS_PER_HOUR", "10"),
     # Behind a reverse proxy: the header that carries the client's address (e.g. X-Real-IP).

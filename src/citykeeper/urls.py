@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(template_name="citykeeper/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's 中文/English switch
     path("desk/", views.desk, name="desk"),
     path("console/", include("citykeeper.web.console")),
     path("m/", include("citykeeper.web.inspector")),

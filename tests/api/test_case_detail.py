@@ -80,6 +80,7 @@ def test_a_handler_sees_its_units_case_with_its_actions_and_nothing_of_other_uni
     own = api(people.handler).get(f"/cases/{case.number}")
     assert own.status_code == 200
     assert set(own.json()["allowed_actions"]) == {
+        "receive",
         "dispose",
         "request_return",
         "request_extension",

@@ -37,3 +37,19 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def field_city(transactional_db, settings, tmp_path):
+    """The test city with boundaries and a working calendar, its personas, and media in a
+    temporary folder: for tests where people report and act in a browser."""
+    from django.utils import timezone
+
+    from citykeeper.services.calendar import seed_calendar
+    from tests.factories import make_city, make_personas, map_city
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    year = timezone.localdate().year
+    city = map_city(make_city())
+    seed_calendar([year, year + 1])
+    return city, make_personas(city)

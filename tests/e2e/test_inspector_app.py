@@ -18,9 +18,8 @@ from playwright.sync_api import expect
 
 from citykeeper.services import attachments
 from citykeeper.services import cases as case_service
-from citykeeper.services.calendar import seed_calendar
 from citykeeper.store.models import Attachment, Case, CaseEvent, Category
-from tests.factories import make_city, make_personas, map_city, report_case
+from tests.factories import report_case
 
 # Inside the west unit grid of map_city (117.17–117.18 E, 34.25–34.26 N).
 WEST_GRID = "320302001001001"
@@ -36,15 +35,6 @@ def jpeg(width: int = 640, height: int = 480, colour=(200, 60, 40)) -> bytes:
 
 def photo(name: str, width: int = 640, height: int = 480, colour=(200, 60, 40)) -> dict:
     return {"name": name, "mimeType": "image/jpeg", "buffer": jpeg(width, height, colour)}
-
-
-@pytest.fixture
-def field_city(transactional_db, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    year = timezone.localdate().year
-    city = map_city(make_city())
-    seed_calendar([year, year + 1])
-    return city, make_personas(city)
 
 
 @pytest.fixture

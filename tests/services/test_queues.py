@@ -36,7 +36,7 @@ EXPECTED_QUEUES = {
         "urged",
     ],
     "dispatcher": ["filed", "requests", "suspended", "check_failed"],
-    "handler": ["unit_new", "unit_waiting", "unit_due_soon", "unit_overdue", "unit_rework"],
+    "handler": ["unit_new", "unit_in_progress", "unit_waiting", "unit_due_soon", "unit_overdue", "unit_rework"],
     "leader": ["urged"],
     "inspector": [],
     "citizen": [],
@@ -122,6 +122,14 @@ def test_the_unit_queues_follow_the_stored_deadline(city, people):
     # The ticker's flag counts even when the instant is read before it.
     Case.objects.filter(pk=case.pk).update(stage_overdue=True, stage_warned=True)
     assert _slugs_holding(handler, case, SOON) == {"unit_new", "unit_overdue"}
+
+
+def test_a_received_dispatch_moves_from_new_to_in_progress(city, people):
+    case = bring_to(State.DISPATCHED, city, people)
+    assert _slugs_holding(people.handler, case) == {"unit_new"}
+    received = svc.receive(case.number, actor=people.handler, version=case.version, at=SOON)
+    assert received.received_at == SOON
+    assert _slugs_holding(people.handler, received) == {"unit_in_progress"}
 
 
 def test_another_units_handler_never_sees_the_case(city, people):

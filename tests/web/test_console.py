@@ -70,7 +70,7 @@ def test_the_page_lists_the_queue_with_counts_in_the_navigation(city, people):
     assert response.status_code == 200
     assert sorted(numbers_on(response)) == sorted(c.number for c in cases)
     assert 'data-count="reported">3<' in page and 'data-count="disposed">0<' in page
-    assert f'href="/api/v1/cases/{cases[0].number}"' in page
+    assert f'href="/console/cases/{cases[0].number}/?from=reported"' in page
     assert "污水井盖" in page and "监督员上报" in page and "受理" in page
     assert 'class="sla ok"' in page and "剩 " in page
 

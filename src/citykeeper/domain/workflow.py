@@ -101,6 +101,7 @@ class Action(StrEnum):
     FILE = "file"  # 立案
     VOID = "void"  # 作废
     DISPATCH = "dispatch"  # 派遣 (and re-dispatch after a return)
+    RECEIVE = "receive"  # 签收: the unit has seen the dispatch and taken it on
     DISPOSE = "dispose"  # 处置反馈
     REQUEST_RETURN = "request_return"  # 申请回退
     APPROVE_RETURN = "approve_return"
@@ -183,6 +184,7 @@ _ROWS: list[Transition] = [
     _t(_S.FILED, _A.VOID, _S.VOIDED, _R.SHIFT_LEAD, _C.STOP, needs_reason=True),
     # 派遣 and disposal
     _t(_S.FILED, _A.DISPATCH, _S.DISPATCHED, _R.DISPATCHER, _C.START, guards=("unit_given",)),
+    _t(_S.DISPATCHED, _A.RECEIVE, _S.DISPATCHED, _R.UNIT_HANDLER, _C.NONE, guards=("not_received",)),
     _t(_S.DISPATCHED, _A.DISPOSE, _S.DISPOSED, _R.UNIT_HANDLER, _C.START, guards=("feedback_given",)),
     # 回退: not this unit's job → back to the dispatcher, who re-dispatches.
     _t(_S.DISPATCHED, _A.REQUEST_RETURN, _S.RETURN_REQUESTED, _R.UNIT_HANDLER, _C.KEEP, needs_reason=True),

@@ -9,4 +9,4 @@ class ServicesConfig(AppConfig):
     label = "services"
 
     def ready(self) -> None:
-        from citykeeper.services import basedata, limits  # noqa: F401  (they connect their receivers)
+        from citykeeper.services import basedata, basemap, limits  # noqa: F401  (receivers; basemap's start-up check)

@@ -86,6 +86,7 @@ class MoveInput:
     reply_due_at: dt.datetime | None = None
     callback: str | None = None  # 回访 outcome, on a note
     rating: int | None = None  # 市民评价, 1–5 stars
+    reply_to: int | None = None  # a note answering an urge (督办回复): the urge event's seq
     at: dt.datetime | None = None  # when the move happens: set by _move for the guards
 
 
@@ -476,6 +477,8 @@ def _g_extension(case, actor, data):
 def _g_note(case, actor, data):
     if not data.reason.strip() and not data.attachments:
         raise InvalidInput("A note needs text or a photo.", field="reason")
+    if data.reply_to is not None and not case.events.filter(seq=data.reply_to, kind=Action.URGE.value).exists():
+        raise InvalidInput("reply_to must name an urge of this case.", field="reply_to")
 
 
 def _g_merge_target(case, actor, data):
@@ -545,7 +548,13 @@ def _g_was_dispatched(case, actor, data):
         raise InvalidInput("The case was never dispatched to a unit; send an inspector to check it.", field="action")
 
 
+def _g_not_received(case, actor, data):
+    if case.received_at is not None:
+        raise InvalidInput("The unit has already received this dispatch.", field="action", rule="already_received")
+
+
 GUARDS: dict[str, Guard] = {
+    "not_received": _g_not_received,
     "rater_is_reporter": _g_rater_is_reporter,
     "rating_given": _g_rating_given,
     "reopen_allowed": _g_reopen_allowed,
@@ -719,6 +728,8 @@ def _event_data(action: Action, data: MoveInput, case: Case) -> dict[str, Any]:
         out["callback"] = data.callback
     if data.rating is not None:
         out["rating"] = data.rating
+    if data.reply_to is not None:
+        out["reply_to"] = data.reply_to
     return out
 
 
@@ -804,8 +815,18 @@ def dispatch(number: str, *, actor: User, version: int, at: dt.datetime, data: M
     def apply(case, data, changes):
         changes["unit"] = data.unit or case.proposed_unit
         changes["dispatched_at"] = at
+        changes["received_at"] = None
 
     return _move(number, Action.DISPATCH, actor=actor, version=version, at=at, data=data, apply=apply)
+
+
+def receive(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput | None = None) -> Case:
+    """签收: the unit takes the dispatched case on (once per dispatch; the clock runs on)."""
+
+    def apply(case, data, changes):
+        changes["received_at"] = at
+
+    return _move(number, Action.RECEIVE, actor=actor, version=version, at=at, data=data or MoveInput(), apply=apply)
 
 
 def dispose(number: str, *, actor: User, version: int, at: dt.datetime, data: MoveInput) -> Case:
@@ -918,6 +939,7 @@ def rework(number: str, *, actor: User, version: int, at: dt.datetime, data: Mov
 
     def apply(case, data, changes):
         changes["rework_count"] = case.rework_count + 1
+        changes["received_at"] = None
 
     return _move(number, Action.REWORK, actor=actor, version=version, at=at, data=data or MoveInput(), apply=apply)
 
@@ -1009,6 +1031,7 @@ VERBS: dict[Action, Callable[..., Case]] = {
     Action.FILE: file,
     Action.VOID: void,
     Action.DISPATCH: dispatch,
+    Action.RECEIVE: receive,
     Action.DISPOSE: dispose,
     Action.REQUEST_RETURN: request_return,
     Action.APPROVE_RETURN: approve_return,

@@ -22,7 +22,8 @@ check_failed        待返工                  shift_lead, dispatcher          c
 checked             待结案                  shift_lead                      checked
 reopened            市民反映未解决          operator, shift_lead            reopened
 urged               督办件                  leader, shift_lead              any open state, urge_count > 0
-unit_new            新派遣                  unit_handler                    dispatched, rework_count = 0
+unit_new            新派遣（待签收）        unit_handler                    dispatched, not received, rework_count = 0
+unit_in_progress    处置中                  unit_handler                    dispatched, received
 unit_waiting        申请审批中/挂账         unit_handler                    the three *_requested, suspended
 unit_due_soon       即将超时                unit_handler                    dispatched or requested, warned, not overdue
 unit_overdue        已超时                  unit_handler                    dispatched or requested, overdue
@@ -100,7 +101,8 @@ def deadline_state(case: Case, now: dt.datetime | None = None) -> str | None:
 # Extra conditions by name, beside the states (``now`` for the time-based ones).
 _EXTRA: dict[str, Callable[[dt.datetime], Q]] = {
     "urged": lambda now: Q(urge_count__gt=0),
-    "first_dispatch": lambda now: Q(rework_count=0),
+    "first_dispatch": lambda now: Q(rework_count=0, received_at__isnull=True),
+    "received": lambda now: Q(received_at__isnull=False),
     "rework": lambda now: Q(rework_count__gt=0),
     "due_soon": lambda now: deadline_q("warn", now),
     "overdue": lambda now: deadline_q("overdue", now),
@@ -149,7 +151,8 @@ QUEUES: tuple[Queue, ...] = (
     _q("checked", _("待结案"), _R.SHIFT_LEAD, _S.CHECKED),
     _q("reopened", _("市民反映未解决"), _DESK, _S.REOPENED),
     _q("urged", _("督办件"), (_R.LEADER, _R.SHIFT_LEAD), sorted(OPEN_STATES), extra="urged"),
-    _q("unit_new", _("新派遣"), _R.UNIT_HANDLER, _S.DISPATCHED, extra="first_dispatch", own_unit=True),
+    _q("unit_new", _("新派遣（待签收）"), _R.UNIT_HANDLER, _S.DISPATCHED, extra="first_dispatch", own_unit=True),
+    _q("unit_in_progress", _("处置中"), _R.UNIT_HANDLER, _S.DISPATCHED, extra="received", own_unit=True),
     _q("unit_waiting", _("申请审批中/挂账"), _R.UNIT_HANDLER, (*_REQUESTS, _S.SUSPENDED), own_unit=True),
     _q("unit_due_soon", _("即将超时"), _R.UNIT_HANDLER, _AT_UNIT, extra="due_soon", own_unit=True),
     _q("unit_overdue", _("已超时"), _R.UNIT_HANDLER, _AT_UNIT, extra="overdue", own_unit=True),

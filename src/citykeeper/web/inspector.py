@@ -14,7 +14,6 @@ import hashlib
 import json
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -30,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from citykeeper.domain.workflow import Role
+from citykeeper.services import basemap
 from citykeeper.store.models import Category, FilingCondition
 from citykeeper.store.models.codebook import Kind, Standard
 
@@ -37,8 +37,10 @@ STATIC = "citykeeper/inspector/"
 LEAFLET = "citykeeper/vendor/leaflet-1.9.4/"
 ICONS = ((192, f"{STATIC}icon-192.png"), (512, f"{STATIC}icon-512.png"))
 # Everything the app needs to start without a network, besides the page itself.
+BASEMAP_JS = "citykeeper/basemap.js"  # the shared base map (services/basemap.py)
 SHELL_STATIC = (
     f"{STATIC}app.js",
+    BASEMAP_JS,
     f"{STATIC}app.css",
     f"{LEAFLET}leaflet.js",
     f"{LEAFLET}leaflet.css",
@@ -207,7 +209,8 @@ def app(request: HttpRequest) -> HttpResponse:
         "codebook": codebook(),
         "phrases": {kind: [str(p) for p in phrases] for kind, phrases in PHRASES.items()},
         "messages": {key: str(text) for key, text in MESSAGES.items()},
-        "tileUrl": settings.CITYKEEPER.get("MAP_TILE_URL", "") or "",
+        "tileUrl": basemap.first_tile_url(),
+        "basemap": basemap.browser_config(),
         "center": _center(user),
     }
     get_token(request)  # the csrftoken cookie; the page itself carries no token, so it can be compared
@@ -281,7 +284,7 @@ def shell_version() -> str:
     here = Path(__file__).resolve().parent / "templates" / "citykeeper" / "inspector"
     for name in ("app.html", "sw.js"):
         digest.update((here / name).read_bytes())
-    for name in (f"{STATIC}app.js", f"{STATIC}app.css"):
+    for name in (f"{STATIC}app.js", f"{STATIC}app.css", BASEMAP_JS):
         found = finders.find(name)
         if found:
             digest.update(Path(found).read_bytes())

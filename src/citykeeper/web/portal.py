@@ -38,6 +38,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from citykeeper.domain.errors import DomainError, IllegalMove, InvalidInput, NotPermitted, StaleVersion
 from citykeeper.domain.workflow import Role, State
 from citykeeper.services import attachments, basedata, duplicates, follow, locating, maplayers, public, throttle
+from citykeeper.services.basemap import browser_config
 from citykeeper.services.cases import MAX_REOPENS, REOPEN_WINDOW, REPORTER_SOURCES
 from citykeeper.store.models import Area, Attachment, Case, CaseEvent, Category, Unit
 from citykeeper.store.models.codebook import Standard
@@ -800,7 +801,7 @@ def city_bounds() -> list[float] | None:
 def _map_context() -> dict:
     return {
         "bounds_json": json.dumps(city_bounds()),
-        "tile_url": settings.CITYKEEPER.get("MAP_TILE_URL", "") or "",
+        "basemap_json": json.dumps(browser_config(), ensure_ascii=False),
         "areas_url": reverse("portal-map-areas"),
     }
 

@@ -18,7 +18,7 @@ from citykeeper.store.models.cases import (
 )
 from citykeeper.store.models.codebook import Category, ClosingCondition, DisposalLimit, FilingCondition, StageLimit
 from citykeeper.store.models.open311 import Device, DeviceEvent, DeviceEventType, Open311Key
-from citykeeper.store.models.org import Area, RoleGrant, Unit, User
+from citykeeper.store.models.org import Area, RoleGrant, SavedFilter, Unit, User
 
 __all__ = [
     "ApiToken",
@@ -46,6 +46,7 @@ __all__ = [
     "ResponsibilityGrid",
     "RoleGrant",
     "RoutingRule",
+    "SavedFilter",
     "StageLimit",
     "Unit",
     "User",

@@ -135,6 +135,8 @@ class Case(models.Model):
     reported_at = models.DateTimeField(_("上报时间"))
     filed_at = models.DateTimeField(_("立案时间"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("派遣时间"), null=True, blank=True)
+    # 签收: the unit has seen the dispatch (cleared by every new dispatch or rework).
+    received_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     updated_at = models.DateTimeField(_("更新时间"))
 

@@ -156,3 +156,22 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return self.get_role_display()
+
+
+class SavedFilter(models.Model):
+    """A named set of queue filters a user keeps (常用筛选): the queue's slug and the query
+    string of its filter form, as the user saved them."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="saved_filters", verbose_name=_("用户"))
+    queue = models.CharField(_("队列"), max_length=40)
+    name = models.CharField(_("名称"), max_length=40)
+    query = models.CharField(_("筛选条件"), max_length=4000)
+    created_at = models.DateTimeField(_("创建时间"))
+
+    class Meta:
+        verbose_name = _("常用筛选")
+        verbose_name_plural = _("常用筛选")
+        constraints = [models.UniqueConstraint(fields=["user", "queue", "name"], name="saved_filter_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

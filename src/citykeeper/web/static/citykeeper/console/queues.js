@@ -1,4 +1,4 @@
-/* Live updates of a queue page (htmx polls #queue-rows; see web/console.py).
+/* Live updates of a queue page (htmx polls #queue-rows; see web/console/queues.py).
    - sends the last ETag as If-None-Match; a 304 leaves the page as it is;
    - an urgent row that was not on the page before is highlighted (.fresh) for two minutes
      and announced in the #queue-cue live region, with a short beep once the user has

@@ -249,9 +249,9 @@
   // ------------------------------------------------------------ the map (vector outlines, no tiles needed)
 
   function makeMap(elementId, center, zoom) {
-    const map = L.map(elementId, { attributionControl: Boolean(DATA.tileUrl), zoomControl: true });
+    // The deployment's base map (citykeeper/basemap.js): tiles when configured, in their CRS.
+    const map = window.CityKeeperBasemap.createMap(elementId, DATA.basemap, { zoomControl: true });
     map.setView(center, zoom);
-    if (DATA.tileUrl) L.tileLayer(DATA.tileUrl, { maxZoom: 19 }).addTo(map);
     map.highlight = "";
     const outlines = L.geoJSON(null, {
       interactive: false,

@@ -31,11 +31,12 @@ from django.utils.http import parse_etags, quote_etag, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from citykeeper.domain.workflow import Stage
+from citykeeper.domain.workflow import Role, Stage
 from citykeeper.services import queues
 from citykeeper.store.models import Area, Category, Unit
 from citykeeper.store.models.cases import Source
 from citykeeper.store.models.codebook import Standard
+from citykeeper.web.console import filters
 
 PAGE_SIZE = 50
 
@@ -61,6 +62,27 @@ SORTS = {
     "deadline": gettext_lazy("按时限（最紧急在前）"),
     "reported": gettext_lazy("按上报时间（最新在前）"),
 }
+
+
+_R = Role
+# The console's other screens, linked under the queues for the roles that use them.
+SCREENS = (
+    ("console-dispatch", gettext_lazy("派遣台"), frozenset({_R.DISPATCHER, _R.SHIFT_LEAD})),
+    ("console-approvals", gettext_lazy("审批"), frozenset({_R.DISPATCHER, _R.SHIFT_LEAD})),
+    (
+        "console-urges",
+        gettext_lazy("督办与回复"),
+        frozenset({_R.DISPATCHER, _R.SHIFT_LEAD, _R.LEADER, _R.OPERATOR, _R.UNIT_HANDLER}),
+    ),
+    ("console-unit", gettext_lazy("本单位工作台"), frozenset({_R.UNIT_HANDLER, _R.LEADER, _R.SHIFT_LEAD})),
+    ("console-map", gettext_lazy("案件地图"), queues.CONSOLE_ROLES),
+)
+
+
+def screens_for(user) -> list[tuple[str, str]]:
+    """(label, url) of the screens the user's roles use."""
+    roles = user.roles
+    return [(label, reverse(name)) for name, label, who in SCREENS if who & roles]
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
@@ -164,7 +186,26 @@ def _apply_filters(cases, params, areas, now):
             Q(number=text) | Q(number__startswith=text) | Q(address__icontains=text) | Q(description__icontains=text)
         )
         chosen["q"] = text
+    polygon = _within(params.get("within", ""))
+    if polygon is not None:  # drawn on the map (console/map.py); an unusable one is ignored, the page says so
+        from citykeeper.services import casemap
+
+        cases = casemap.within(cases, polygon)
+        chosen["within"] = casemap.within_text(polygon)
     return cases, chosen
+
+
+def _within(raw: str):
+    """The polygon of ``?within=lon lat,lon lat,…`` (at most 100 vertices, WGS-84, a valid
+    polygon), or None when there is none or it cannot be used."""
+    from citykeeper.services import casemap
+
+    if not raw:
+        return None
+    try:
+        return casemap.parse_within(raw)
+    except ValueError:
+        return None
 
 
 def _is_date(value) -> bool:
@@ -280,6 +321,10 @@ def _rows_and_counts(request: HttpRequest, slug: str):
         "first_url": first_url,
         "live_url": f"{reverse('console-queue-live', kwargs={'slug': slug})}?{urlencode(live_query)}",
         "etag": _etag(slug, number_of, shown, next_url, first_url),
+        "within_clear_url": (
+            f"{here}?{urlencode({k: v for k, v in base.items() if k != 'within'})}" if "within" in chosen else None
+        ),
+        "within_ignored": bool(request.GET.get("within")) and "within" not in chosen,
     }
 
 
@@ -318,6 +363,8 @@ def queue(request: HttpRequest, slug: str) -> HttpResponse:
             "deadline_choices": list(DEADLINE_LABELS.items()),
             "sorts": [(key, label, sort_urls[key]) for key, label in SORTS.items()],
             "page_size": PAGE_SIZE,
+            "screens": screens_for(request.user),
+            **filters.filters_context(request, slug),
             "poll_seconds": _poll_seconds(request),
         },
     )
