@@ -71,6 +71,12 @@ def test_a_case_outside_the_users_scope_is_not_found(city, people):
     assert response.status_code == 404
 
 
+def test_a_citizen_follows_their_case_on_the_portal_not_on_the_console(city, people):
+    case = recent(city, people, source="citizen")
+    assert case.reporter == people.citizen
+    assert client_for(people.citizen).get(f"/console/cases/{case.number}/").status_code == 404
+
+
 def test_the_operator_sees_the_facts_and_only_the_moves_of_the_operator(city, people):
     case = recent(city, people, description="井盖破损，行人易绊倒", address="解放路 12 号")
     response = client_for(people.operator).get(f"/console/cases/{case.number}/")
@@ -126,12 +132,14 @@ def test_photos_of_the_report_and_of_the_disposal_stand_side_by_side(city, peopl
     assert response.status_code == 302
     html = page_of(people.shift_lead, case)
     after = html[html.index("处置后") :]
-    assert after.count("?v=thumbnail") == 2
-    first = re.search(r"/console/cases/[^/]+/files/(\d+)/\?v=thumbnail", after).group(1)
-    image = client_for(people.shift_lead).get(f"/console/cases/{case.number}/files/{first}/?v=thumbnail")
-    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert after.count("?v=thumb") == 2
+    first = re.search(r"/console/cases/[^/]+/attachments/(\d+)/\?v=thumb", after).group(1)
+    for variant in ("thumb", "public"):
+        image = client_for(people.shift_lead).get(f"/console/cases/{case.number}/attachments/{first}/?v={variant}")
+        assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
     # Someone outside the case's scope gets nothing.
-    assert client_for(people.outside_operator).get(f"/console/cases/{case.number}/files/{first}/").status_code == 404
+    outside = client_for(people.outside_operator).get(f"/console/cases/{case.number}/attachments/{first}/")
+    assert outside.status_code == 404
 
 
 def test_the_proposed_unit_and_its_rule_are_shown_to_the_dispatcher(city, people):

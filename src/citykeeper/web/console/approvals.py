@@ -350,7 +350,8 @@ def _urge_post(request: HttpRequest) -> HttpResponse:
 @require_GET
 def attachment(request: HttpRequest, number: str, attachment_id: int) -> HttpResponse:
     """One attachment of a case the user may see: the original (the evidence, with its
-    metadata) or, with ``?v=thumb``, its thumbnail. Staff only."""
+    metadata) or, with ``?v=thumb``, its thumbnail, with ``?v=public`` the copy without GPS and
+    camera data (at most 2048 px, for the large view). Staff only."""
     user = request.user
     if not (user.is_superuser or user.roles & STAFF_ROLES):
         raise Http404
@@ -360,8 +361,9 @@ def attachment(request: HttpRequest, number: str, attachment_id: int) -> HttpRes
     found = Attachment.objects.filter(case_id=case.pk, pk=attachment_id).first()
     if found is None:
         raise Http404
-    if request.GET.get("v") == "thumb" and found.thumbnail:
-        response = FileResponse(found.thumbnail.open("rb"), content_type="image/jpeg")
+    smaller = {"thumb": found.thumbnail, "public": found.public_file}.get(request.GET.get("v", ""))
+    if smaller:
+        response = FileResponse(smaller.open("rb"), content_type="image/jpeg")
     else:
         response = FileResponse(found.file.open("rb"), content_type=found.content_type)
     response["Cache-Control"] = "private, max-age=3600"

@@ -17,7 +17,7 @@ may take now, each a small form.
 
   An expired session sends the user to the login page and back to the case, where
   ``case.js`` restores the unsent text from ``sessionStorage``.
-- ``GET cases/<number>/files/<id>/`` streams a photo or voice note to staff who may see the case.
+- Photos and voice notes are served by ``approvals.attachment`` (staff only).
 
 ``ACTION_FORMS`` is the table of what each action's form asks for, its label, its tone and
 its keyboard shortcut.
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -46,7 +46,7 @@ from citykeeper.domain.routing import Step
 from citykeeper.domain.workflow import Action, Role
 from citykeeper.services import attachments, casefile, queues
 from citykeeper.services import cases as case_service
-from citykeeper.store.models import Attachment, Case, Category, FilingCondition, RoleGrant, Unit, User
+from citykeeper.store.models import Case, Category, FilingCondition, RoleGrant, Unit, User
 from citykeeper.store.models.basedata import ROUTING_STEP_LABELS
 from citykeeper.store.models.codebook import LIMIT_UNIT_CHOICES
 from citykeeper.web.console import queues as console_queues
@@ -54,6 +54,7 @@ from citykeeper.web.console import queues as console_queues
 log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 9
+STAFF_ROLES = frozenset(Role) - {Role.CITIZEN}
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ RULE_MESSAGES = {
 
 
 def _visible(user, number: str) -> Case:
+    if not user.roles & STAFF_ROLES:  # a citizen follows their case on the portal, not here
+        raise Http404(_("没有这个案件，或它不在你的管辖范围内。"))
     case = (
         Case.objects.restrict(user, "view")
         .select_related("category", "condition", "area", "unit", "proposed_unit", "routing_rule", "assignee")
@@ -452,29 +455,7 @@ def _stale(request: HttpRequest, number: str, action: Action, version: int) -> H
     return _refuse(request, number, action.value, message, status=409, changes=changes)
 
 
-# ------------------------------------------------------------------ files
-
-
-@login_required
-def case_file(request: HttpRequest, number: str, attachment_id: int) -> HttpResponse:
-    """A photo or voice note of a case the user may see; ``?v=thumbnail`` or ``public`` for the
-    smaller copies of a photo."""
-    case = Case.objects.restrict(request.user, "view").filter(number=number).only("pk").first()
-    attachment = Attachment.objects.filter(case_id=case.pk, pk=attachment_id).first() if case else None
-    if attachment is None:
-        raise Http404(_("没有这个附件。"))
-    variant = request.GET.get("v", "")
-    stored = {"thumbnail": attachment.thumbnail, "public": attachment.public_file}.get(variant)
-    if stored:
-        response = FileResponse(stored.open("rb"), content_type="image/jpeg")
-    else:
-        response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
 urlpatterns = [
     path("cases/<str:number>/", case_page, name="console-case"),
     path("cases/<str:number>/do/<str:action>/", act, name="console-case-act"),
-    path("cases/<str:number>/files/<int:attachment_id>/", case_file, name="console-case-file"),
 ]
