@@ -31,6 +31,7 @@ lint: $(TEST_STAMP)
 bench: $(RUNTIME_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/intake.py
+	$(PY) bench/console.py
 
 ## make screenshots: the browser tests of the console, saving each role's queue and the case page as PNG
 screenshots: $(TEST_STAMP)

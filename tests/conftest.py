@@ -11,6 +11,18 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    # The test client runs views in this thread, and LocaleMiddleware leaves the language it
+    # activated for a request in place after the response: an English request in one test
+    # would turn the next test's messages English. Each test starts and ends in the default.
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def city(db):
     return make_city()

@@ -7,6 +7,10 @@
     citykeeper worker      the periodic jobs (deadline ticker)
     citykeeper tick        fire the deadline marks due now, once
     citykeeper verify      walk every case's event chain; exit 1 if any history was altered
+    citykeeper evaluate --period 2026-10 [--scheme unit] [--level street] [--publish]
+                           score a period (综合评价) and print the ranking; store it, publish it
+    citykeeper evaluate --rebuild   recompute the evaluation counters from the event log
+    citykeeper bulletin --period 2026-10 [--out DIR]   the monthly bulletin as Excel and PDF
     citykeeper seed-calendar / load-codebook
     citykeeper manage ...  any Django management command
 
@@ -83,7 +87,8 @@ def _load(args: argparse.Namespace) -> int:
     if is_loaded():
         print("The demo city is already loaded; nothing to do.")
         return 0
-    print(f"Loading the demo city of 徐州 ({args.days} days of history) ...", flush=True)
+    span = f"{args.days} days" if args.days is not None else "three whole months and this one"
+    print(f"Loading the demo city of 徐州 ({span} of history) ...", flush=True)
     try:
         summary = load_demo(now=timezone.now(), days=args.days, seed=args.seed, cases_per_day=args.cases_per_day)
     except DemoConflict as exc:
@@ -104,6 +109,8 @@ def _print_summary(summary) -> None:
     )
     states = ", ".join(f"{state} {n}" for state, n in summary.by_state.items())
     print(f"  cases by state: {states}")
+    if summary.evaluations:
+        print(f"  evaluations published: {summary.evaluations} (every scheme, each whole month)")
     for warning in summary.warnings:
         print(f"  warning: {warning}")
     if summary.refused_steps:
@@ -169,6 +176,70 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"{problem.case_number} seq {problem.seq}: {problem.reason}")
     print(f"checked {checked} cases, {len(broken)} altered")
     return 1 if broken else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.rebuild:
+        from citykeeper.services.counters import rebuild
+
+        done = rebuild()
+        print(f"cases {done['cases']}, events {done['events']}, rows {done['rows']}, seconds {done['seconds']}")
+        return 0
+    if not args.period:
+        print("say what to do: --period 2026-10 (with --scheme, --level, --publish) or --rebuild", file=sys.stderr)
+        return 2
+    from django.utils import timezone
+
+    from citykeeper.domain.errors import DomainError
+    from citykeeper.domain.evaluation.periods import parse
+    from citykeeper.services import evaluation
+
+    now = timezone.now()
+    try:
+        period = parse(args.period)
+        stored = evaluation.run(period, args.scheme, by=None, now=now, level=args.level)
+        if args.publish:
+            stored = evaluation.publish(stored.pk, by=None, now=now)
+    except DomainError as exc:
+        print(f"refused ({exc.field}): {exc}", file=sys.stderr)
+        return 2
+    results = stored.results
+    title = f"{results['period']['label']} · {results['scheme']['label']} v{results['scheme']['version']}"
+    print(title + (" · 暂定 (provisional)" if stored.provisional else ""))
+    for subject in results["subjects"]:
+        rank = subject["rank"] if subject["ranked"] else "—"
+        composite = subject["composite"] or "—"
+        print(
+            f"{rank!s:>4}  {subject['composite'] and composite:>7}  {subject['grade'] or '-'}  {subject['group']}  "
+            f"{subject['name']}" + ("" if subject["ranked"] else f"  (not ranked: {subject['reason']})")
+        )
+    print(
+        f"run {stored.pk}, checksum {stored.checksum[:12]}"
+        + (f", published as {stored.snapshot_id}" if stored.snapshot_id else "")
+    )
+    return 0
+
+
+def cmd_bulletin(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from citykeeper.domain.errors import DomainError
+    from citykeeper.domain.evaluation.periods import parse
+    from citykeeper.reports import bulletin
+
+    now = timezone.now()
+    try:
+        made = bulletin.gather(parse(args.period), now=now)
+    except DomainError as exc:
+        print(f"refused ({exc.field}): {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        for path in bulletin.write_all(made, args.out):
+            print(path)
+    else:
+        row = bulletin.store(made, by=None, now=now)
+        print(f"stored: {row.xlsx.name} and {row.pdf.name}" + (" (暂定 provisional)" if row.provisional else ""))
+    return 0
 
 
 def cmd_seed_calendar(args: argparse.Namespace) -> int:
@@ -238,6 +309,7 @@ def _banner(host: str, port: int) -> str:
         f"    District staff (scoped to one district): {', '.join(DISTRICT_LOGINS)}",
         "",
         f"  Citizen portal: {base}/report/   public map: {base}/map/   inspector app: {base}/m/",
+        f"  Evaluation (综合评价): {base}/console/evaluation/ (evaluator)   published: {base}/evaluation/",
         f"  Open311:   {base}/open311/v2/discovery.json   api_key: {DEMO_OPEN311_KEY}",
         f"  Cameras:   POST {base}/api/v1/devices/events with header X-Device-Key:",
     ]
@@ -458,7 +530,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     def demo_options(p):
-        p.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history (default %(default)s)")
+        p.add_argument(
+            "--days", type=int, default=DEFAULT_DAYS, help="days of history (default: three whole months and this one)"
+        )
         p.add_argument(
             "--cases-per-day",
             type=int,
@@ -499,6 +573,21 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check every case's hash chain; exit 1 if any history was altered")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("evaluate", help="综合评价: score a period, or rebuild the counters")
+    p.add_argument("--period", help="2026-10, 2026-Q3, 2026, 2026-W43 or 2026-10-01..2026-10-15")
+    p.add_argument(
+        "--scheme", default="unit", help="unit, region-1, region-2, inspector, operator, shift_lead, dispatcher"
+    )
+    p.add_argument("--level", default="street", help="regions: grid, community, street or district")
+    p.add_argument("--publish", action="store_true", help="publish the run as a frozen snapshot")
+    p.add_argument("--rebuild", action="store_true", help="recompute the day and month counters from the event log")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bulletin", help="the monthly bulletin (月度通报) as Excel and PDF")
+    p.add_argument("--period", required=True, help="2026-10 (or any period form of evaluate)")
+    p.add_argument("--out", help="write the two files into this folder (default: store them for download)")
+    p.set_defaults(func=cmd_bulletin)
 
     p = sub.add_parser("seed-calendar", help="seed working hours and holidays (chinese-calendar)")
     p.add_argument("--years", help="a year or a range, e.g. 2025 or 2024-2026 (default: all known)")

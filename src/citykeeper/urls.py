@@ -14,6 +14,7 @@ urlpatterns = [
     path("desk/", views.desk, name="desk"),
     path("console/", include("citykeeper.web.console")),
     path("m/", include("citykeeper.web.inspector")),
+    path("evaluation/", include("citykeeper.web.published")),
     path("", include("citykeeper.web.portal")),
     path("admin/", admin.site.urls),
     path("api/v1/", api_v1.urls),

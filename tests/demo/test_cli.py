@@ -39,6 +39,7 @@ def test_the_demo_banner_names_every_login_and_the_urls():
     assert DEMO_OPEN311_KEY in text and "http://127.0.0.1:8765/open311/v2/discovery.json" in text
     assert all(camera.key in text and camera.code in text for camera in demo_cameras())
     assert "http://127.0.0.1:8765/report/" in text and "http://127.0.0.1:8765/m/" in text
+    assert "http://127.0.0.1:8765/console/evaluation/" in text and "http://127.0.0.1:8765/evaluation/" in text
 
 
 def test_an_unknown_command_is_refused():

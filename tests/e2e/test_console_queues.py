@@ -90,3 +90,36 @@ def test_a_new_urgent_case_appears_without_a_reload(live_server, page, queue_cit
     assert page.evaluate("window.stillTheSamePage === true")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert 200 in live
+
+
+def test_the_badges_count_down_in_the_browser_while_the_polls_stay_304(live_server, page, queue_city):
+    _city, _people, by_inspector, _by_phone, _late = queue_city
+    soon = timezone.now() + dt.timedelta(minutes=30)
+    Case.objects.filter(pk=by_inspector.pk).update(stage_deadline_at=soon, stage_warn_at=soon - dt.timedelta(minutes=5))
+    live = []
+    page.on("response", lambda r: live.append(r.status) if "/live/" in r.url else None)
+    page.clock.install()
+    page.goto(f"{live_server.url}/login/?next=/console/queues/reported/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "pw-operator")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/queues/reported/")
+    badge = page.locator(f'tr[data-number="{by_inspector.number}"] .sla')
+    assert badge.inner_text() in ("剩 29 分", "剩 30 分") and "ok" in badge.get_attribute("class")
+    # Twelve minutes later in the browser: the text has moved, the row was not fetched again.
+    page.clock.run_for("12:00")
+    page.wait_for_function(
+        f"document.querySelector('tr[data-number=\"{by_inspector.number}\"] .sla').textContent.startsWith('剩 1')"
+    )
+    assert badge.inner_text() in ("剩 17 分", "剩 18 分")
+    for _ in range(50):
+        if live:
+            break
+        page.wait_for_timeout(100)
+    assert 304 in live and 200 not in live
+    # Past the deadline the badge turns red and counts up, before the server says so.
+    page.clock.run_for("20:00")
+    page.wait_for_function(
+        f"document.querySelector('tr[data-number=\"{by_inspector.number}\"] .sla').classList.contains('overdue')"
+    )
+    assert badge.inner_text().startswith("超时 ")

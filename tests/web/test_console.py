@@ -227,6 +227,37 @@ def test_the_live_fragment_has_a_strong_etag_and_answers_304_when_nothing_change
     assert client.get(LIVE, HTTP_IF_NONE_MATCH=f'"other", {etag}').status_code == 304
 
 
+def test_the_live_fragment_stays_304_while_only_the_countdown_moves(city, people):
+    case = report(city, people)
+    client = client_for(people.operator)
+    first = client.get(LIVE)
+    etag = first["ETag"]
+    # Minutes pass (the same as moving the deadline closer without a transition): the badge's
+    # text would read differently, but the browser counts it down itself, so still a 304.
+    soon = timezone.now() + dt.timedelta(minutes=40)
+    Case.objects.filter(pk=case.pk).update(stage_deadline_at=soon, stage_warn_at=soon - dt.timedelta(minutes=10))
+    later = client.get(LIVE)
+    assert later["ETag"] == etag and numbers_on(later) == [case.number]
+    assert re.search(
+        rf'class="sla ok"[^>]*data-ticks="left" data-deadline="{int(soon.timestamp() * 1000)}"',
+        later.content.decode(),
+    )
+    assert client.get(LIVE, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    # The badge turns yellow (the warning time has passed): that is news.
+    Case.objects.filter(pk=case.pk).update(stage_warn_at=timezone.now() - dt.timedelta(minutes=1))
+    turned = client.get(LIVE, HTTP_IF_NONE_MATCH=etag)
+    assert turned.status_code == 200 and 'class="sla warn"' in turned.content.decode()
+
+
+def test_the_queue_page_gives_the_browser_the_countdowns_words(city, people):
+    report(city, people)
+    page = client_for(people.operator).get("/console/queues/reported/").content.decode()
+    assert '<script id="countdown-formats" type="application/json">' in page
+    assert '"left": "\\u5269 {time}"' in page and '"days": "{d} \\u5929 {h} \\u5c0f\\u65f6"' in page
+    english = client_for(people.operator).get("/console/queues/reported/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '"over": "{time} overdue"' in english and '"left": "{time} left"' in english
+
+
 def test_the_live_fragment_changes_when_a_case_enters_the_queue_or_changes(city, people):
     report(city, people)
     client = client_for(people.operator)

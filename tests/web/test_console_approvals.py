@@ -126,6 +126,66 @@ def test_approving_an_extension_moves_the_deadline(city, people):
     assert "没有待审批的申请" in response.content.decode()
 
 
+def test_the_approver_grants_less_time_than_was_asked(city, people):
+    asked, _ = extension_requested(city, people)
+    as_asked, _ = extension_requested(city, people)
+    client = client_for(people.dispatcher)
+    page = client.get(APPROVALS).content.decode()
+    block = page[page.index(f'data-number="{asked.number}"') :]
+    assert re.search(r'name="extension_value"[^>]*value="2"', block)
+    assert '<option value="work_days" selected>' in block
+    token = token_for(client, APPROVALS, asked.number)
+    response = client.post(
+        APPROVALS,
+        {
+            "token": token,
+            "number": asked.number,
+            "version": str(asked.version),
+            "action": "approve_extension",
+            "extension_value": "4",
+            "extension_unit": "work_hours",
+        },
+        follow=True,
+    )
+    assert f"案件 {asked.number}：已同意延期。" in response.content.decode()
+    granted = CaseEvent.objects.filter(case=asked, kind="approve_extension").get()
+    assert granted.data["extension"] == {"value": 4.0, "unit": "work_hours"}
+    decide(client, as_asked, "approve_extension")  # no value sent: as asked
+    full = CaseEvent.objects.filter(case=as_asked, kind="approve_extension").get()
+    assert "extension" not in full.data  # the request's own figure applies
+    asked.refresh_from_db()
+    as_asked.refresh_from_db()
+    # Both were dispatched together; four working hours end well before two working days.
+    assert asked.stage_deadline_at < as_asked.stage_deadline_at
+
+
+@pytest.mark.parametrize(
+    "value, unit, message",
+    [
+        ("abc", "work_days", "延期时长要填数字"),
+        ("0", "work_days", "延期时长要大于 0"),
+        ("2", "fortnights", "未知的时间单位"),
+    ],
+)
+def test_a_bad_granted_extension_is_refused_and_the_request_stays(value, unit, message, city, people):
+    case, _ = extension_requested(city, people)
+    client = client_for(people.dispatcher)
+    response = client.post(
+        APPROVALS,
+        {
+            "token": token_for(client, APPROVALS, case.number),
+            "number": case.number,
+            "version": str(case.version),
+            "action": "approve_extension",
+            "extension_value": value,
+            "extension_unit": unit,
+        },
+        follow=True,
+    )
+    assert message in response.content.decode()
+    assert Case.objects.get(pk=case.pk).state == "extension_requested"
+
+
 def test_a_denial_needs_a_reason(city, people):
     case, _ = extension_requested(city, people)
     client = client_for(people.dispatcher)
@@ -383,3 +443,27 @@ def test_the_urges_page_takes_the_same_few_queries_for_few_or_many_urges(city, p
         reply(client_for(people.handler), case, case.chain_seq)
     many = _queries(client, URGES, 'class="urge-item"', 6)
     assert few == many <= QUERY_BUDGET
+
+
+@pytest.mark.parametrize("url", [APPROVALS, URGES])
+def test_long_lists_page_by_deadline_with_the_total_in_the_heading(url, city, people, monkeypatch):
+    from citykeeper.web.console import approvals
+
+    monkeypatch.setattr(approvals, "PAGE_SIZE", 2)
+    if url == APPROVALS:
+        cases = [extension_requested(city, people, minutes_ago=60 - i)[0] for i in range(5)]
+    else:
+        cases = [urged(city, people, due_in=dt.timedelta(hours=2)) for _ in range(5)]
+    expected = [c.number for c in sorted(cases, key=lambda c: (c.stage_deadline_at, c.pk))]
+    client = client_for(people.dispatcher)
+    seen, page_url, pages = [], url, 0
+    while page_url:
+        page = client.get(page_url).content.decode()
+        assert '<span class="count some">5</span>' in page
+        seen += re.findall(r'<li class="request[^"]*" data-number="([^"]+)"', page)
+        next_link = re.search(r'<a href="([^"]+)" rel="next">', page)
+        page_url = next_link.group(1).replace("&amp;", "&") if next_link else None
+        pages += 1
+        if pages > 1:
+            assert f'<a href="{url}" rel="first">' in page
+    assert seen == expected and pages == 3

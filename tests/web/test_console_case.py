@@ -17,7 +17,7 @@ from PIL import Image
 from citykeeper.domain.workflow import Role
 from citykeeper.services import cases as case_service
 from citykeeper.services.cases import MoveInput
-from citykeeper.store.models import Case, RoleGrant
+from citykeeper.store.models import Case, CaseEvent, RoleGrant
 from tests.factories import close_case, map_city, report_case
 
 QUERY_BUDGET = 30
@@ -296,8 +296,55 @@ def test_the_unit_receives_a_dispatch_once(city, people):
     assert "receive" not in actions_on(client.get(f"/console/cases/{case.number}/"))
 
 
+def test_the_approver_starts_from_the_requested_extension_and_may_change_it(city, people):
+    case = recent(city, people)
+    move(case, case_service.accept, people.operator)
+    move(case, case_service.file, people.shift_lead, condition=city.condition)
+    move(case, case_service.dispatch, people.dispatcher, unit=city.unit)
+    case.refresh_from_db()
+    move(
+        case,
+        case_service.request_extension,
+        people.handler,
+        reason="等配件",
+        extension_value=3,
+        extension_unit="work_days",
+    )
+    case.refresh_from_db()
+    client = client_for(people.dispatcher)
+    page = client.get(f"/console/cases/{case.number}/").content.decode()
+    form = page[page.index('data-action="approve_extension"') :]
+    form = form[: form.index("</details>")]
+    assert "批准延长" in form and re.search(r'name="extension_value"[^>]*value="3"', form)
+    assert '<option value="work_days" selected>' in form
+    refused = client.post(
+        f"/console/cases/{case.number}/do/approve_extension/",
+        {"version": case.version, "extension_value": "-1", "extension_unit": "work_days"},
+    )
+    assert refused.status_code == 400 and "延期时长要大于 0" in refused.content.decode()
+    assert Case.objects.get(pk=case.pk).state == "extension_requested"
+    granted = client.post(
+        f"/console/cases/{case.number}/do/approve_extension/",
+        {"version": case.version, "extension_value": "1", "extension_unit": "work_days"},
+    )
+    assert granted.status_code == 302
+    event = CaseEvent.objects.get(case=case, kind="approve_extension")
+    assert event.data["extension"] == {"value": 1.0, "unit": "work_days"}
+
+
 @pytest.mark.parametrize("action", ["rate", "reopen", "verify", "no_such_action"])
 def test_actions_that_are_not_the_consoles_answer_not_found(city, people, action):
     case = recent(city, people)
     response = client_for(people.operator).post(f"/console/cases/{case.number}/do/{action}/", {"version": 1})
     assert response.status_code == 404
+
+
+def test_the_tickers_warning_and_overdue_marks_show_in_the_timeline_as_the_system(city, people):
+    from citykeeper.services import deadlines
+
+    case = recent(city, people, at=timezone.now() - dt.timedelta(days=3))
+    fired = deadlines.catch_up(case, now=timezone.now())
+    assert fired  # the accept stage's 15 minutes ran out days ago
+    page = page_of(people.operator, case)
+    timeline = page[page.index('class="timeline"') :]
+    assert timeline.count("系统") >= len(fired)

@@ -123,6 +123,9 @@ def test_home_page_in_chinese_and_english(client):
     assert 'lang="en"' in body
     assert "open-source digital urban management platform" in body
     assert "API documentation" in body and "<code>shiftlead</code> Shift lead" in body
+    assert '<button name="language" value="zh-hans" lang="zh-Hans"' in body
+    # The language switch names 中文 in its own script; the rest of the page is English.
+    body = re.sub(r'<form[^>]*class="inline lang-switch".*?</form>', "", body, flags=re.S)
     assert not CJK.search(body), CJK.findall(body)
 
 
@@ -132,3 +135,22 @@ def test_home_page_names_the_accounts_the_demo_creates(client):
     body = client.get(reverse("home")).content.decode()
     assert f"<code>{demo.DEMO_PASSWORD}</code>" in body
     assert [(login.username, login.role) for login in demo.LOGINS] == list(web_views.DEMO_LOGINS)
+
+
+def test_every_label_of_the_evaluation_domain_is_listed_and_translated():
+    from django.utils import translation
+
+    from citykeeper.domain.evaluation.counters import COUNTERS
+    from citykeeper.domain.evaluation.indicators import INDICATORS
+    from citykeeper.domain.evaluation.scoring import DEFAULT_SCHEMES
+    from citykeeper.web.evaluation_labels import MSGIDS, indicator_label, label
+
+    labels = {c.label for c in COUNTERS} | {i.label for i in INDICATORS} | {s.label for s in DEFAULT_SCHEMES.values()}
+    assert labels <= set(MSGIDS), sorted(labels - set(MSGIDS))  # regenerate MSGIDS from the tables
+    with translation.override("en"):
+        english = {text: label(text) for text in labels}
+        assert indicator_label("on_time_closure_rate") == "on-time closure rate"
+    untranslated = [text for text, shown in english.items() if CJK.search(shown)]
+    assert not untranslated, untranslated
+    with translation.override("zh-hans"):
+        assert indicator_label("on_time_closure_rate") == "按期结案率"

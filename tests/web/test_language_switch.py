@@ -64,3 +64,22 @@ def test_every_console_page_starts_with_a_skip_link_to_the_main_content(city, pe
         body = page[page.index("<body>") :]
         assert body.index('<a class="skip-link" href="#main">跳到主要内容</a>') < body.index("<header")
         assert '<main id="main" tabindex="-1">' in page
+
+
+@pytest.mark.parametrize("url", ["/", "/report/", "/map/"])
+def test_the_home_page_and_the_citizens_portal_have_the_switch(url, city):
+    client = Client()
+    page = client.get(url).content.decode()
+    assert f'action="{SWITCH}"' in page and ">English</button>" in page
+    assert f'<input type="hidden" name="next" value="{url}">' in page
+    client.post(SWITCH, {"language": "en", "next": url})
+    english = client.get(url).content.decode()
+    assert '<html lang="en">' in english and ">中文</button>" in english
+
+
+def test_the_handset_app_has_the_switch_with_the_token_filled_from_the_cookie(city, people):
+    page = client_for(people.inspector).get("/m/").content.decode()
+    switch = page[page.index('id="lang"') - 80 :]
+    switch = switch[: switch.index("</form>")]
+    assert f'action="{SWITCH}"' in switch and '<input type="hidden" name="csrfmiddlewaretoken" value="">' in switch
+    assert '<input type="hidden" name="next" value="/m/">' in switch

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from citykeeper.demo.basedata import BaseDataResult, build_base_data
 from citykeeper.demo.channels import build_channels
 from citykeeper.demo.city import CITY_CODE, DEMO_PASSWORD, LOGINS, Login, build_city, demo_usernames
+from citykeeper.demo.evaluations import history_days, publish_months
 from citykeeper.demo.history import History
 from citykeeper.jobs.ticker import tick
-from citykeeper.services import basedata
+from citykeeper.services import basedata, counters
 from citykeeper.services.calendar import PROVISIONAL_SOURCE, invalidate, seed_calendar, working_calendar
 from citykeeper.services.codebook import load_codebook, seed_stage_limits
 from citykeeper.store.models import (
@@ -33,7 +35,9 @@ from citykeeper.store.models import (
     User,
 )
 
-DEFAULT_DAYS = 90
+# By default the history covers three whole months and this one so far (``history_days``),
+# so the demo can publish three months of evaluations.
+DEFAULT_DAYS = None
 DEFAULT_SEED = 20261121
 
 
@@ -72,6 +76,7 @@ class DemoSummary:
     deadline_marks: int = 0
     refused_steps: int = 0
     refused: list[str] = field(default_factory=list)
+    evaluations: int = 0  # published evaluation runs (every scheme, each whole month)
     warnings: list[str] = field(default_factory=list)
     logins: tuple[Login, ...] = LOGINS
     password: str = DEMO_PASSWORD
@@ -111,7 +116,7 @@ def _calendar_years(first: int, last: int) -> list[str]:
 def load_demo(
     *,
     now: dt.datetime,
-    days: int = DEFAULT_DAYS,
+    days: int | None = DEFAULT_DAYS,
     seed: int = DEFAULT_SEED,
     cases_per_day: int = DEFAULT_CASES_PER_DAY,
     base_data: bool = True,
@@ -134,6 +139,7 @@ def load_demo(
             f"Load the demo into an empty database."
         )
     started = time.perf_counter()
+    days = history_days(now) if days is None else days
     start = now - dt.timedelta(days=days)
     with _quiet(), transaction.atomic():
         # Deadlines of the open cases reach a few weeks past now.
@@ -155,8 +161,10 @@ def load_demo(
             calendar=working_calendar(),
             gazetteers=base.gazetteers,
         )
-        result = history.run()
-        tick(now)
+        with counters.deferred():  # rebuilt once at the end: the same rows, much faster
+            result = history.run()
+            tick(now)
+        snapshots = publish_months(first=timezone.localtime(start).date(), now=now)
         basedata.bump(now)  # the areas went in by bulk insert: tell running processes' indexes
     summary = DemoSummary(
         loaded=True,
@@ -166,6 +174,7 @@ def load_demo(
         refused_steps=result.failures,
         refused=result.failed,
         warnings=warnings,
+        evaluations=len(snapshots),
     )
     return summarize(summary)
 

@@ -41,7 +41,7 @@ from citykeeper.domain.workflow import (
     transition_for,
 )
 from citykeeper.services import attachments as attachment_service
-from citykeeper.services import hooks, routing
+from citykeeper.services import counters, hooks, routing
 from citykeeper.services.attachments import CheckedMedia
 from citykeeper.services.calendar import calendar_for
 from citykeeper.services.limits import limit_for, to_limit
@@ -324,6 +324,7 @@ def report(
                 case.save()
             event.case = case  # now that the case has its id
             insert_new(event)
+            counters.record_case(case.pk, kind=event.kind)
     except BaseException as exc:
         for attachment in stored:  # the rows are rolled back; their files must go too
             attachment_service.discard(attachment)
@@ -692,6 +693,7 @@ def _move(
             setattr(case, name, value)
         case.version = version + 1
         insert_new(event)
+        counters.record_case(case.pk, kind=event.kind)
     after_commit(case, action.value, actor, role)
     return case
 

@@ -13,6 +13,7 @@ import logging
 
 from django.db import transaction
 
+from citykeeper.services import counters
 from citykeeper.services.cases import after_commit, chain_fields, clock_fields, clock_of, next_event
 from citykeeper.store.bulk import insert_new
 from citykeeper.store.models import Case
@@ -74,6 +75,7 @@ def _fire(case_id: int, *, expected_due: dt.datetime, now: dt.datetime) -> tuple
         if won != 1:
             return None, expected_due
         insert_new(event)
+        counters.record_case(case_id, kind=kind)
     after_commit(case, kind, None, "system")
     return kind, case.next_deadline_at
 

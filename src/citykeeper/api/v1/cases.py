@@ -34,6 +34,7 @@ from citykeeper.domain.workflow import Action, Role, allowed_actions
 from citykeeper.services import attachments, locating, public
 from citykeeper.services import cases as case_service
 from citykeeper.services.calendar import calendar_for
+from citykeeper.store.labels import choice_labels
 from citykeeper.store.models import (
     Area,
     Attachment,
@@ -104,7 +105,7 @@ def case_summary(case: Case) -> dict[str, Any]:
     return {
         "number": case.number,
         "state": case.state,
-        "state_label": str(case.get_state_display()),
+        "state_label": choice_labels(Case, "state").get(case.state, case.state),
         "version": case.version,
         "source": case.source,
         "category": _category_ref(case.category),

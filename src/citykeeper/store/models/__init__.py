@@ -17,6 +17,14 @@ from citykeeper.store.models.cases import (
     RateCounter,
 )
 from citykeeper.store.models.codebook import Category, ClosingCondition, DisposalLimit, FilingCondition, StageLimit
+from citykeeper.store.models.evaluation import (
+    CaseContribution,
+    CaseSubject,
+    EvaluationBulletin,
+    EvaluationCounter,
+    EvaluationRun,
+    EvaluationScheme,
+)
 from citykeeper.store.models.open311 import Device, DeviceEvent, DeviceEventType, Open311Key
 from citykeeper.store.models.org import Area, RoleGrant, SavedFilter, Unit, User
 
@@ -28,8 +36,10 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Case",
+    "CaseContribution",
     "CaseEvent",
     "CaseNumberCounter",
+    "CaseSubject",
     "Category",
     "ClosingCondition",
     "Component",
@@ -38,6 +48,10 @@ __all__ = [
     "DeviceEvent",
     "DeviceEventType",
     "DisposalLimit",
+    "EvaluationBulletin",
+    "EvaluationCounter",
+    "EvaluationRun",
+    "EvaluationScheme",
     "FilingCondition",
     "FollowLink",
     "GazetteerEntry",

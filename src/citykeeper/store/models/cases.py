@@ -159,6 +159,12 @@ class Case(models.Model):
             models.Index(fields=["unit", "state"], name="case_unit_state_idx"),
             # The work queues: one state, ordered by the running stage's deadline.
             models.Index(fields=["state", "stage_deadline_at", "id"], name="case_state_deadline_idx"),
+            # 督办件: the urged open cases, among the tens of thousands of open ones (bench/console.py).
+            models.Index(
+                fields=["state", "stage_deadline_at", "id"],
+                name="case_urged_idx",
+                condition=models.Q(urge_count__gt=0),
+            ),
         ]
 
     def __str__(self) -> str:

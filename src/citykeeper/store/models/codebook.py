@@ -53,6 +53,11 @@ class Category(models.Model):
     duplicate_window_hours = models.PositiveIntegerField(_("疑似重复时间窗（小时）"), default=72)
     active = models.BooleanField(_("启用"), default=True)
     note = models.CharField(_("备注"), max_length=300, blank=True)
+    key_problem = models.BooleanField(
+        _("重点问题"),
+        default=False,
+        help_text=_("评价方案的重点问题倍数只作用于这些类别；修改后需运行 citykeeper evaluate --rebuild"),
+    )
 
     class Meta:
         verbose_name = _("案件类别")

@@ -11,7 +11,7 @@ One module per screen, each with its own ``urlpatterns``:
 
 from __future__ import annotations
 
-from citykeeper.web.console import approvals, case, dispatch, filters, map, queues, unit
+from citykeeper.web.console import approvals, case, dispatch, evaluation, filters, map, queues, unit
 
 urlpatterns = [
     *queues.urlpatterns,
@@ -21,4 +21,5 @@ urlpatterns = [
     *unit.urlpatterns,
     *map.urlpatterns,
     *filters.urlpatterns,
+    *evaluation.urlpatterns,
 ]

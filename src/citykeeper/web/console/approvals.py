@@ -38,6 +38,7 @@ from citykeeper.services import cases as case_service
 from citykeeper.services.cases import MoveInput
 from citykeeper.store.models import Attachment, Case, CaseEvent
 from citykeeper.store.models.codebook import LIMIT_UNIT_CHOICES
+from citykeeper.web.console.case import FormError, extension_from
 from citykeeper.web.console.dispatch import (
     ACTION_LABELS,
     event_text,
@@ -50,7 +51,7 @@ from citykeeper.web.console.dispatch import (
     refusal_text,
     remember,
 )
-from citykeeper.web.console.queues import badge
+from citykeeper.web.console.queues import badge, paging_key, rows_after
 
 PAGE_SIZE = 100
 APPROVAL_ROLES = frozenset({Role.DISPATCHER, Role.SHIFT_LEAD})
@@ -94,6 +95,15 @@ def extension_text(data: dict) -> str:
     return f"{value} {LIMIT_UNIT_LABELS.get(extension.get('unit'), extension.get('unit') or '')}"
 
 
+def _asked(event: CaseEvent | None) -> dict:
+    """The requested extension as the approve form's starting values."""
+    extension = event.data.get("extension") if event is not None and isinstance(event.data, dict) else None
+    if not isinstance(extension, dict) or extension.get("value") is None:
+        return {}
+    value = extension["value"]
+    return {"value": int(value) if float(value).is_integer() else value, "unit": extension.get("unit") or ""}
+
+
 def photos_of(case_number: str, refs) -> list[dict]:
     """Thumbnail and full links for the attachments an event names."""
     out = []
@@ -107,6 +117,27 @@ def photos_of(case_number: str, refs) -> list[dict]:
 
 def _order(cases):
     return cases.order_by(F("stage_deadline_at").asc(nulls_last=True), "id")
+
+
+def _page(request: HttpRequest, cases) -> tuple[list[Case], dict]:
+    """A page of ``cases`` by deadline, after ``?after=`` (the queues' paging key), with the
+    links to the next and the first page."""
+    total = cases.count()
+    cases = _order(cases)
+    paged = False
+    if request.GET.get("after"):
+        cases, paged = rows_after(cases, "deadline", request.GET["after"])
+    rows = list(cases.select_related("unit", "category")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    here = request.path
+    return rows, {
+        "total": total,
+        "more": more,
+        "page_size": PAGE_SIZE,
+        "next_url": f"{here}?{urlencode({'after': paging_key(rows[-1], 'deadline')})}" if more else None,
+        "first_url": here if paged else None,
+    }
 
 
 def _answer(request: HttpRequest, token: str, ok: bool, text: str, here: str) -> HttpResponse:
@@ -142,13 +173,7 @@ def approvals_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _decide(request)
     now = timezone.now()
-    cases = list(
-        _order(Case.objects.restrict(user, "act").filter(state__in=[s.value for s in REQUESTS])).select_related(
-            "unit", "category"
-        )[: PAGE_SIZE + 1]
-    )
-    more = len(cases) > PAGE_SIZE
-    cases = cases[:PAGE_SIZE]
+    cases, pager = _page(request, Case.objects.restrict(user, "act").filter(state__in=[s.value for s in REQUESTS]))
     request_kinds = [row[0].value for row in REQUESTS.values()]
     latest: dict[tuple[int, str], CaseEvent] = {}
     for event in CaseEvent.objects.filter(case_id__in=[c.pk for c in cases], kind__in=request_kinds).order_by(
@@ -165,6 +190,7 @@ def approvals_page(request: HttpRequest) -> HttpResponse:
                 "label": label,
                 "event": event,
                 "extension": extension_text(event.data) if event else "",
+                "asked": _asked(event),
                 "photos": photos_of(case.number, event.attachments) if event else [],
                 "sla": badge(case, now),
                 "approve": approve.value,
@@ -178,7 +204,13 @@ def approvals_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "citykeeper/console/approvals.html",
-        {"rows": rows, "more": more, "page_size": PAGE_SIZE, "result": result, "again": again},
+        {
+            "rows": rows,
+            **pager,
+            "result": result,
+            "again": again,
+            "limit_units": LIMIT_UNIT_CHOICES,
+        },
     )
 
 
@@ -201,10 +233,15 @@ def _decide(request: HttpRequest) -> HttpResponse:
     approving = DECISIONS[action]
     if not approving and not reason:
         return _answer(request, token, False, _("不同意时请填写理由（案件 %(n)s）。") % {"n": number}, here)
+    data = MoveInput(reason=reason)
+    if action == Action.APPROVE_EXTENSION:
+        # The approver may grant more or less time than was asked; empty means as asked.
+        try:
+            data.extension_value, data.extension_unit = extension_from(request.POST)
+        except FormError as exc:
+            return _answer(request, token, False, _("案件 %(n)s：%(why)s") % {"n": number, "why": exc.message}, here)
     try:
-        case_service.act(
-            number, action, actor=request.user, version=version, at=timezone.now(), data=MoveInput(reason=reason)
-        )
+        case_service.act(number, action, actor=request.user, version=version, at=timezone.now(), data=data)
     except StaleVersion:
         return _answer(request, token, False, _stale_text(request.user, number, action), here)
     except DomainError as exc:
@@ -235,13 +272,10 @@ def urges_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _urge_post(request)
     now = timezone.now()
-    cases = list(
-        _order(
-            Case.objects.restrict(user, "view").filter(urge_count__gt=0, state__in=[s.value for s in OPEN_STATES])
-        ).select_related("unit", "category")[: PAGE_SIZE + 1]
+    cases, pager = _page(
+        request,
+        Case.objects.restrict(user, "view").filter(urge_count__gt=0, state__in=[s.value for s in OPEN_STATES]),
     )
-    more = len(cases) > PAGE_SIZE
-    cases = cases[:PAGE_SIZE]
     urges: dict[int, list[dict]] = defaultdict(list)
     replies: dict[tuple[int, int], list[CaseEvent]] = defaultdict(list)
     events = CaseEvent.objects.filter(case_id__in=[c.pk for c in cases]).filter(
@@ -279,8 +313,7 @@ def urges_page(request: HttpRequest) -> HttpResponse:
         "citykeeper/console/urges.html",
         {
             "rows": rows,
-            "more": more,
-            "page_size": PAGE_SIZE,
+            **pager,
             "result": result,
             "again": again,
             "may_urge": may_urge,

@@ -84,7 +84,7 @@ ACTION_FORMS: dict[Action, ActionForm] = {
     A.REQUEST_SUSPENSION: ActionForm(_L("申请挂账/缓办"), ("reason", "photos"), "", "h"),
     A.APPROVE_RETURN: ActionForm(_L("同意回退"), ("remark",), "primary", "y"),
     A.DENY_RETURN: ActionForm(_L("不同意回退"), ("reason",), "", "n"),
-    A.APPROVE_EXTENSION: ActionForm(_L("同意延期"), ("remark",), "primary", "y"),
+    A.APPROVE_EXTENSION: ActionForm(_L("同意延期"), ("grant", "remark"), "primary", "y"),
     A.DENY_EXTENSION: ActionForm(_L("不同意延期"), ("reason",), "", "n"),
     A.APPROVE_SUSPENSION: ActionForm(_L("同意挂账"), ("remark",), "primary", "y"),
     A.DENY_SUSPENSION: ActionForm(_L("不同意挂账"), ("reason",), "", "n"),
@@ -174,9 +174,22 @@ def _choices_for(shown: list[Action], case: Case) -> dict:
         choices["conditions"] = list(
             FilingCondition.objects.filter(category_id=case.category_id).only("pk", "seq", "text").order_by("seq")
         )
-    if "extension" in fields:
+    if "extension" in fields or "grant" in fields:
         choices["limit_units"] = LIMIT_UNIT_CHOICES
+    if "grant" in fields:
+        choices["requested"] = requested_extension(case)
     return choices
+
+
+def requested_extension(case: Case) -> dict:
+    """The latest extension request's ``{"value", "unit"}`` (what the approver's form starts
+    from), or an empty dict."""
+    event = case.events.filter(kind=A.REQUEST_EXTENSION.value).order_by("-seq").only("data").first()
+    asked = event.data.get("extension") if event is not None and isinstance(event.data, dict) else None
+    if not isinstance(asked, dict) or asked.get("value") is None:
+        return {}
+    value = asked["value"]
+    return {"value": int(value) if float(value).is_integer() else value, "unit": asked.get("unit") or ""}
 
 
 def _map_data(case: Case, grid, components, nearby_cases) -> dict:
@@ -292,6 +305,24 @@ class FormError(Exception):
         self.message = message
 
 
+def extension_from(post) -> tuple[float | None, str | None]:
+    """How much more time a form asks for or grants (``extension_value``, ``extension_unit``);
+    (None, None) when left empty, which for an approval means "as requested"."""
+    raw = post.get("extension_value", "").strip()
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        raise FormError("extension_value", _("延期时长要填数字。")) from None
+    if value is not None and not 0 < value <= 365:
+        raise FormError("extension_value", _("延期时长要大于 0，且不超过 365。"))
+    unit = post.get("extension_unit") or None
+    if unit and unit not in dict(LIMIT_UNIT_CHOICES):
+        raise FormError("extension_value", _("未知的时间单位。"))
+    if value is None:
+        return None, None
+    return value, unit
+
+
 def _move_input(request: HttpRequest, case: Case, spec: ActionForm) -> case_service.MoveInput:
     """The posted form as the verb's input; unknown choices are refused with the field named."""
     post = request.POST
@@ -315,17 +346,8 @@ def _move_input(request: HttpRequest, case: Case, spec: ActionForm) -> case_serv
             raise FormError("condition", _("所选立案条件不存在，请重新选择。"))
         if post.get("category", "").isdigit():
             data.category = Category.objects.filter(pk=int(post["category"])).first()
-    if "extension" in spec.fields:
-        raw = post.get("extension_value", "").strip()
-        try:
-            data.extension_value = float(raw) if raw else None
-        except ValueError:
-            raise FormError("extension_value", _("延期时长要填数字。")) from None
-        if data.extension_value is not None and not 0 < data.extension_value <= 365:
-            raise FormError("extension_value", _("延期时长要大于 0，且不超过 365。"))
-        data.extension_unit = post.get("extension_unit") or None
-        if data.extension_unit and data.extension_unit not in dict(LIMIT_UNIT_CHOICES):
-            raise FormError("extension_value", _("未知的时间单位。"))
+    if "extension" in spec.fields or "grant" in spec.fields:
+        data.extension_value, data.extension_unit = extension_from(post)
     if "target" in spec.fields:
         target = post.get("target", "").strip()
         data.target = (

@@ -76,6 +76,7 @@ SCREENS = (
     ),
     ("console-unit", gettext_lazy("本单位工作台"), frozenset({_R.UNIT_HANDLER, _R.LEADER, _R.SHIFT_LEAD})),
     ("console-map", gettext_lazy("案件地图"), queues.CONSOLE_ROLES),
+    ("console-evaluation", gettext_lazy("综合评价"), frozenset({_R.EVALUATOR, _R.LEADER, _R.SHIFT_LEAD})),
 )
 
 
@@ -98,6 +99,9 @@ def _forbidden(request: HttpRequest) -> HttpResponse:
 def index(request: HttpRequest) -> HttpResponse:
     mine = queues.queues_for(request.user)
     if not mine:
+        # An evaluator has no queue: their console is the evaluation.
+        if any(name == "console-evaluation" and who & request.user.roles for name, _label, who in SCREENS):
+            return redirect("console-evaluation")
         return _forbidden(request)
     return redirect("console-queue", slug=mine[0].slug)
 
@@ -122,13 +126,37 @@ def badge(case, now: dt.datetime) -> dict | None:
     state = queues.deadline_state(case, now)
     if state is None:
         return None
+    # ``ticks``: the page counts a running clock down (or up, once overdue) in the browser, so
+    # the live fragment need not change every minute just because its text would.
     if state == "paused":
-        text = _("暂停，剩 %(time)s") % {"time": duration_text(case.stage_remaining_seconds)}
+        text, ticks = _("暂停，剩 %(time)s") % {"time": duration_text(case.stage_remaining_seconds)}, None
     elif state == "overdue":
-        text = _("超时 %(time)s") % {"time": duration_text((now - case.stage_deadline_at).total_seconds())}
+        text, ticks = (
+            _("超时 %(time)s") % {"time": duration_text((now - case.stage_deadline_at).total_seconds())},
+            "over",
+        )
     else:
-        text = _("剩 %(time)s") % {"time": duration_text((case.stage_deadline_at - now).total_seconds())}
-    return {"state": state, "label": DEADLINE_LABELS[state], "text": text}
+        text, ticks = _("剩 %(time)s") % {"time": duration_text((case.stage_deadline_at - now).total_seconds())}, "left"
+    return {
+        "state": state,
+        "label": DEADLINE_LABELS[state],
+        "text": text,
+        "ticks": ticks,
+        "deadline_ms": int(case.stage_deadline_at.timestamp() * 1000) if ticks else None,
+    }
+
+
+def countdown_formats() -> dict[str, str]:
+    """The texts of :func:`badge` for the browser's countdown (``queues.js``), in the
+    user's language, with ``{d}``, ``{h}``, ``{m}`` and ``{time}`` to fill in."""
+    time = {"time": "{time}"}
+    return {
+        "days": _("%(d)s 天 %(h)s 小时") % {"d": "{d}", "h": "{h}"},
+        "hours": _("%(h)s 小时 %(m)s 分") % {"h": "{h}", "m": "{m}"},
+        "minutes": _("%(m)s 分") % {"m": "{m}"},
+        "left": _("剩 %(time)s") % time,
+        "over": _("超时 %(time)s") % time,
+    }
 
 
 # ------------------------------------------------------------------ filters
@@ -224,7 +252,7 @@ def _order(cases, sort: str):
     return cases.order_by(F("stage_deadline_at").asc(nulls_last=True), "id")
 
 
-def _after(cases, sort: str, key: str):
+def rows_after(cases, sort: str, key: str):
     """Rows after the paging key ``<microseconds since the epoch or 'n'>.<id>``."""
     try:
         instant, pk = key.split(".", 1)
@@ -243,7 +271,7 @@ def _after(cases, sort: str, key: str):
     ), True
 
 
-def _key(case, sort: str) -> str:
+def paging_key(case, sort: str) -> str:
     at = case.reported_at if sort == "reported" else case.stage_deadline_at
     if at is None:
         return f"n.{case.pk}"
@@ -297,13 +325,13 @@ def _rows_and_counts(request: HttpRequest, slug: str):
     cases = _order(cases, sort)
     paged = False
     if request.GET.get("after"):
-        cases, paged = _after(cases, sort, request.GET["after"])
+        cases, paged = rows_after(cases, sort, request.GET["after"])
     rows = list(cases.select_related("category", "unit").only(*_ROW_FIELDS)[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     base = {**chosen, "sort": sort} if sort != "deadline" else dict(chosen)
     here = reverse("console-queue", kwargs={"slug": slug})
-    next_url = f"{here}?{urlencode({**base, 'after': _key(rows[-1], sort)})}" if more and rows else None
+    next_url = f"{here}?{urlencode({**base, 'after': paging_key(rows[-1], sort)})}" if more and rows else None
     first_url = f"{here}?{urlencode(base)}" if paged else None
     number_of = queues.counts(user, now)
     shown = [(case, badge(case, now), STAGE_LABELS.get(case.stage, case.stage)) for case in rows]
@@ -325,16 +353,19 @@ def _rows_and_counts(request: HttpRequest, slug: str):
             f"{here}?{urlencode({k: v for k, v in base.items() if k != 'within'})}" if "within" in chosen else None
         ),
         "within_ignored": bool(request.GET.get("within")) and "within" not in chosen,
+        "now_ms": int(now.timestamp() * 1000),
     }
 
 
 def _etag(slug, number_of, shown, next_url, first_url) -> str:
     """A strong ETag of what the fragment shows: the counts, each row's number and version
-    (a transition or an edit bumps it) with its badge, the paging links and the language."""
+    (a transition or an edit bumps it) with its badge's colour, the paging links and the
+    language. Not the badge's text: the browser counts that down itself, and a text that
+    changes every minute would make every poll a full answer."""
     digest = hashlib.sha256()
     parts = [translation.get_language() or "", slug, repr(sorted(number_of.items())), next_url or "", first_url or ""]
     for case, sla, _stage in shown:
-        parts.append(f"{case.number}:{case.version}:{case.urgent}:{sla and (sla['state'], sla['text'])}")
+        parts.append(f"{case.number}:{case.version}:{case.urgent}:{sla and sla['state']}")
     digest.update("\n".join(parts).encode())
     return quote_etag(digest.hexdigest()[:32])
 
@@ -366,6 +397,7 @@ def queue(request: HttpRequest, slug: str) -> HttpResponse:
             "screens": screens_for(request.user),
             **filters.filters_context(request, slug),
             "poll_seconds": _poll_seconds(request),
+            "countdown_formats": countdown_formats(),
         },
     )
 

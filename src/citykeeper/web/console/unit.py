@@ -16,6 +16,7 @@ one that has not begun yet is answered with a Chinese message and the month pick
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from types import SimpleNamespace
@@ -24,14 +25,17 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from citykeeper.domain.evaluation.periods import Period, token
 from citykeeper.domain.workflow import Role
-from citykeeper.services import queues, unitstats
+from citykeeper.services import evaluation, queues, unitstats
 from citykeeper.store.models import Case, Unit
+from citykeeper.web.console.evaluation import drill_url, figure_text, number_text, reason_text
 from citykeeper.web.console.queues import STAGE_LABELS, badge
+from citykeeper.web.evaluation_labels import indicator_label
 
 OVERDUE_ROWS = 50
 OVERSEERS = frozenset({Role.LEADER, Role.SHIFT_LEAD})
@@ -277,6 +281,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     }
     overdue, more_overdue = _overdue(request.user, unit, now)  # now, whatever the month
     context.update({"overdue": overdue, "more_overdue": more_overdue})
+    context["standing_url"] = reverse("console-unit-standing") + (f"?unit={unit.code}" if not own else "")
     if problem:
         context["month_value"] = context["this_month"]
         return render(request, "citykeeper/console/unit.html", context, status=400)
@@ -310,6 +315,64 @@ def workspace(request: HttpRequest) -> HttpResponse:
     return render(request, "citykeeper/console/unit.html", context)
 
 
+# ------------------------------------------------------------------ 本月考评（暂定）
+
+
+@login_required
+def standing(request: HttpRequest) -> HttpResponse:
+    """The unit's own evaluation for the month so far (scheme "unit", provisional): its
+    composite, grade, rank in its peer group and each scored item, with links to the cases
+    behind them. A fragment the workspace loads after the page (the evaluation reads every
+    unit's counters of the month to rank it). Same access as the workspace: a handler sees
+    their own unit only."""
+    unit, refused = _unit_for(request)
+    if refused is not None:
+        return refused
+    if unit is None:
+        return HttpResponse(status=400)
+    now = timezone.now()
+    year, month = _this_month(now)
+    period = Period.month(year, month)
+    result = evaluation.evaluate(period, "unit", now=now, comparisons=False)
+    mine = result.results.subjects.get(unit.pk)
+    context = {"unit": unit, "period_label": period.label(), "subject": None}
+    if mine is not None:
+        query = {"period": token(period), "scheme": "unit"}
+        values = {code: {"value": v.value, "display": v.display()} for code, v in mine.indicators.items()}
+        context.update(
+            {
+                "subject": mine,
+                "scheme": result.scheme,
+                "reason": reason_text(
+                    mine.reason, None if mine.not_ranked is None else dataclasses.asdict(mine.not_ranked)
+                ),
+                "overview_url": drill_url(query, unit.pk),
+                "items": [
+                    {
+                        "label": indicator_label(item.indicator),
+                        "weight": number_text(item.weight, 0),
+                        "value": figure_text(item.indicator, _stringly(values[item.indicator])),
+                        "points": number_text(item.points),
+                        "url": drill_url(query, unit.pk, item.indicator),
+                        "code": item.indicator,
+                    }
+                    for item in mine.items
+                ],
+            }
+        )
+    return render(request, "citykeeper/console/_unit_standing.html", context)
+
+
+def _stringly(figure: dict) -> dict:
+    """An indicator as ``figure_text`` reads it (the stored JSON's strings)."""
+    value = figure["value"]
+    return {
+        "value": None if value is None else f"{value.numerator}/{value.denominator}",
+        "display": None if figure["display"] is None else str(figure["display"]),
+    }
+
+
 urlpatterns = [
     path("unit/", workspace, name="console-unit"),
+    path("unit/standing/", standing, name="console-unit-standing"),
 ]

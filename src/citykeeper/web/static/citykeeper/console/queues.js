@@ -2,7 +2,10 @@
    - sends the last ETag as If-None-Match; a 304 leaves the page as it is;
    - an urgent row that was not on the page before is highlighted (.fresh) for two minutes
      and announced in the #queue-cue live region, with a short beep once the user has
-     touched the page (browsers allow sound only after an interaction). */
+     touched the page (browsers allow sound only after an interaction);
+   - the SLA badges count down (and, once overdue, up) every 20 s in the browser, from their
+     deadline and the server's clock at page load: the ETag does not hash their text, so a
+     poll stays a 304 while only the minutes move. */
 (function () {
   "use strict";
   var region = document.getElementById("queue-rows");
@@ -41,6 +44,42 @@
     } catch (e) { /* no sound card: the visual cue is enough */ }
   }
 
+  // The countdown: the same words as the server's badge() (countdown_formats()).
+  var formatsNode = document.getElementById("countdown-formats");
+  var formats = formatsNode ? JSON.parse(formatsNode.textContent) : null;
+  var skew = Number(region.dataset.now || Date.now()) - Date.now();
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, key) { return values[key]; });
+  }
+
+  function duration(ms) {
+    var minutes = Math.max(Math.floor(ms / 60000), 0);
+    var days = Math.floor(minutes / 1440);
+    var hours = Math.floor((minutes % 1440) / 60);
+    var rest = minutes % 60;
+    if (days) return fill(formats.days, { d: days, h: hours });
+    if (hours) return fill(formats.hours, { h: hours, m: rest });
+    return fill(formats.minutes, { m: Math.max(rest, 1) });
+  }
+
+  function tick() {
+    if (!formats) return;
+    var now = Date.now() + skew;
+    region.querySelectorAll(".sla[data-ticks]").forEach(function (badge) {
+      var deadline = Number(badge.dataset.deadline);
+      var over = badge.dataset.ticks === "over" || deadline <= now;
+      var text = over ? fill(formats.over, { time: duration(now - deadline) })
+                      : fill(formats.left, { time: duration(deadline - now) });
+      if (over && !badge.classList.contains("overdue")) {
+        badge.classList.remove("ok", "warn");
+        badge.classList.add("overdue");
+      }
+      if (badge.textContent !== text) badge.textContent = text;
+    });
+  }
+  window.setInterval(tick, 20000);
+
   region.addEventListener("htmx:configRequest", function (evt) {
     if (evt.target !== region) return;
     if (etag) evt.detail.headers["If-None-Match"] = etag;
@@ -72,6 +111,7 @@
       if (flagged[number] && now - flagged[number] < HIGHLIGHT_MS) tr.classList.add("fresh");
     });
     known = numbers();
+    tick();
     if (fresh.length) {
       cue.textContent = cue.dataset.text + " " + fresh.join(" ");
       cue.classList.add("show");

@@ -1270,6 +1270,11 @@
     }
   });
 
+  // The page may come from the service worker's cache, so its token is taken from the cookie.
+  $("lang").addEventListener("submit", () => {
+    $("lang").querySelector("[name=csrfmiddlewaretoken]").value = csrfToken();
+  });
+
   window.addEventListener("online", () => { showNet(); flush(true); map.reload(); if (form.point) describePoint(); });
   window.addEventListener("offline", showNet);
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") flush(false); });

@@ -1,0 +1,204 @@
+"""Evaluation counters: per-day and per-month sums kept as case events are written.
+
+``services.counters`` maintains them from ``domain.evaluation.contributions`` and can
+rebuild them from the event log (``citykeeper evaluate --rebuild``) with identical rows.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from citykeeper.store.querysets import AppendOnlyError
+
+
+class Grain(models.TextChoices):
+    DAY = "day", _("日")
+    MONTH = "month", _("月")
+
+
+class EvaluationCounter(models.Model):
+    """One counter's value for one subject in one day or month.
+
+    A month row is the sum of that month's day rows, written in the same statement, so a
+    month or a year is read from a few thousand rows instead of every day's. Reading one
+    period uses the unique constraint's index, which starts with (grain, period_start).
+    """
+
+    grain = models.CharField(_("粒度"), max_length=5, choices=Grain.choices)
+    period_start = models.DateField(_("期间开始"))  # the day, or the 1st of the month
+    counter = models.CharField(_("计数项"), max_length=32)
+    subject_kind = models.CharField(_("对象类型"), max_length=12)
+    subject_id = models.BigIntegerField(_("对象"))  # 0: no one in particular (see contributions)
+    key = models.BigIntegerField(_("重点问题类别"), default=0)  # a key problem's category id, else 0
+    value = models.BigIntegerField(_("数值"), default=0)
+
+    class Meta:
+        db_table = "store_evaluation_counter"
+        verbose_name = _("评价计数")
+        verbose_name_plural = _("评价计数")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "period_start", "counter", "subject_kind", "subject_id", "key"],
+                name="evaluation_counter_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.period_start} {self.counter} {self.subject_kind}:{self.subject_id} = {self.value}"
+
+
+class CaseContribution(models.Model):
+    """What a case last contributed to the counters, so a new event applies only the
+    difference: a list of ``[counter, "YYYY-MM-DD", subject_kind, subject_id, key, value]``."""
+
+    case = models.OneToOneField(
+        "store.Case", models.CASCADE, primary_key=True, related_name="evaluation_contribution", verbose_name=_("案件")
+    )
+    contributions = models.JSONField(_("计数贡献"), default=list)
+
+    class Meta:
+        db_table = "store_case_contribution"
+        verbose_name = _("案件计数贡献")
+        verbose_name_plural = _("案件计数贡献")
+
+    def __str__(self) -> str:
+        return f"case {self.case_id}: {len(self.contributions)} counts"
+
+
+class CaseSubject(models.Model):
+    """Which subjects a case counts for, and between which days: the index the drill-down
+    (from a cell of a table to its cases) starts from, kept with ``CaseContribution``."""
+
+    case = models.ForeignKey("store.Case", models.CASCADE, related_name="+", verbose_name=_("案件"))
+    subject_kind = models.CharField(_("对象类型"), max_length=12)
+    subject_id = models.BigIntegerField(_("对象"))
+    first_day = models.DateField(_("最早日期"))
+    last_day = models.DateField(_("最晚日期"))
+
+    class Meta:
+        db_table = "store_case_subject"
+        verbose_name = _("案件评价对象")
+        verbose_name_plural = _("案件评价对象")
+        constraints = [
+            models.UniqueConstraint(fields=["subject_kind", "subject_id", "case"], name="case_subject_unique")
+        ]
+        indexes = [models.Index(fields=["subject_kind", "subject_id", "last_day"], name="case_subject_days_idx")]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} → {self.subject_kind}:{self.subject_id}"
+
+
+class EvaluationScheme(models.Model):
+    """One version of an evaluation scheme (考评方案): indicators, weights, bands, multipliers,
+    grades, as ``domain.evaluation.scoring.Scheme.as_dict()``. Never changed once saved: a
+    change is a new version, saved with who made it and why (shown on every run that uses it)."""
+
+    code = models.CharField(_("方案代码"), max_length=40)
+    version = models.PositiveIntegerField(_("版本"))
+    subject = models.CharField(_("评价对象"), max_length=12)
+    label = models.CharField(_("名称"), max_length=100)
+    definition = models.JSONField(_("方案内容"))
+    fingerprint = models.CharField(_("指纹"), max_length=64)
+    created_at = models.DateTimeField(_("创建时间"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("创建人")
+    )
+    reason = models.TextField(_("修改理由"))
+
+    class Meta:
+        db_table = "store_evaluation_scheme"
+        verbose_name = _("考评方案")
+        verbose_name_plural = _("考评方案")
+        ordering = ["code", "-version"]
+        constraints = [models.UniqueConstraint(fields=["code", "version"], name="evaluation_scheme_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.label} v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("A scheme version cannot be changed: save a new version with a reason.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("A scheme version cannot be deleted: runs refer to it.")
+
+
+class EvaluationRun(models.Model):
+    """One evaluation of one period with one scheme version, as the counters stood at
+    ``as_of``: the full results as canonical JSON with their sha256. Publishing (公布) gives
+    it a snapshot id and freezes it: later edits of cases change new runs, never this one."""
+
+    scheme = models.ForeignKey(EvaluationScheme, models.PROTECT, related_name="runs", verbose_name=_("考评方案"))
+    period_kind = models.CharField(_("周期类型"), max_length=8)
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    level = models.CharField(_("区域层级"), max_length=10, blank=True)
+    as_of = models.DateTimeField(_("数据截至"))
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("计算人")
+    )
+    provisional = models.BooleanField(_("暂定"), default=False)
+    results = models.JSONField(_("结果"))
+    checksum = models.CharField(_("校验和"), max_length=64)
+    # Filled on publication: every case entry behind every figure (zlib-compressed JSON),
+    # so the drill-down of a published run shows the cases as they were counted then.
+    cases = models.BinaryField(_("案件明细"), null=True, editable=False)
+    snapshot_id = models.CharField(_("公布编号"), max_length=100, null=True, blank=True, unique=True)
+    published_at = models.DateTimeField(_("公布时间"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("公布人")
+    )
+
+    class Meta:
+        db_table = "store_evaluation_run"
+        verbose_name = _("考评结果")
+        verbose_name_plural = _("考评结果")
+        ordering = ["-period_start", "scheme__code", "-as_of"]
+        indexes = [models.Index(fields=["period_start", "period_end"], name="evaluation_run_period_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scheme} {self.period_start}…{self.period_end}"
+
+    def save(self, *args, **kwargs):
+        # A run is written once and published once; nothing else may change it afterwards.
+        if self.pk is not None:
+            stored = EvaluationRun.objects.filter(pk=self.pk).values("snapshot_id", "checksum").first()
+            if stored is not None and (stored["snapshot_id"] or stored["checksum"] != self.checksum):
+                raise AppendOnlyError("A published evaluation (or its results) cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.snapshot_id:
+            raise AppendOnlyError("A published evaluation cannot be deleted.")
+        super().delete(*args, **kwargs)
+
+
+class EvaluationBulletin(models.Model):
+    """A monthly bulletin (月度通报) as generated: the Excel and PDF files, the period and the
+    published runs it reports (their snapshot ids), for download in the console and, once
+    published, on the public page."""
+
+    period_kind = models.CharField(_("周期类型"), max_length=8)
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    title = models.CharField(_("标题"), max_length=200)
+    snapshot_ids = models.JSONField(_("公布编号"), default=list)
+    provisional = models.BooleanField(_("暂定"), default=False)
+    xlsx = models.FileField(_("Excel 文件"), upload_to="bulletins/%Y/")
+    pdf = models.FileField(_("PDF 文件"), upload_to="bulletins/%Y/")
+    created_at = models.DateTimeField(_("生成时间"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("生成人")
+    )
+
+    class Meta:
+        db_table = "store_evaluation_bulletin"
+        verbose_name = _("考评通报")
+        verbose_name_plural = _("考评通报")
+        ordering = ["-period_start", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
