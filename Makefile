@@ -32,6 +32,7 @@ bench: $(RUNTIME_STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/intake.py
 	$(PY) bench/console.py
+	$(PY) bench/evaluation.py
 
 ## make screenshots: the browser tests of the console, saving each role's queue and the case page as PNG
 screenshots: $(TEST_STAMP)

@@ -10,6 +10,8 @@
     citykeeper evaluate --period 2026-10 [--scheme unit] [--level street] [--publish]
                            score a period (综合评价) and print the ranking; store it, publish it
     citykeeper evaluate --rebuild   recompute the evaluation counters from the event log
+    citykeeper sample --period 2026-10 --kind cases|patrol [--size N]
+                           draw the period's random re-verification sample (抽查) and print it
     citykeeper bulletin --period 2026-10 [--out DIR]   the monthly bulletin as Excel and PDF
     citykeeper seed-calendar / load-codebook
     citykeeper manage ...  any Django management command
@@ -217,6 +219,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"run {stored.pk}, checksum {stored.checksum[:12]}"
         + (f", published as {stored.snapshot_id}" if stored.snapshot_id else "")
     )
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """抽查: draw the period's sample of closed cases (per unit) or patrol-area grids (per
+    inspector) and print what was drawn, with the seed that lets anyone draw it again."""
+    from django.utils import timezone
+
+    from citykeeper.domain.errors import DomainError
+    from citykeeper.domain.evaluation.periods import parse
+    from citykeeper.services import sampling
+
+    try:
+        row = sampling.draw(parse(args.period), args.kind, by=None, now=timezone.now(), size=args.size)
+    except DomainError as exc:
+        print(f"refused ({exc.field}): {exc}", file=sys.stderr)
+        return 2
+    items = row.items.select_related("case", "grid", "unit", "inspector").order_by(
+        "unit__code", "inspector__username", "position"
+    )
+    candidates = sum(len(v) for v in row.population.values())
+    print(f"round {row.pk} · {args.kind} · {row.period_start}…{row.period_end} · seed {row.seed}")
+    print(
+        f"rule {row.rule['share']} of each, at least {row.rule['minimum']}; {len(row.population)} strata, "
+        f"{candidates} candidates, {items.count()} drawn"
+    )
+    for item in items:
+        judged = item.unit.name if item.unit_id else (item.inspector.display_name or item.inspector.username)
+        what = item.case.number if item.case_id else f"{item.grid.code} {item.grid.name}"
+        print(f"{item.position:>4}  {judged}  {what}  {item.day}")
     return 0
 
 
@@ -577,12 +609,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="综合评价: score a period, or rebuild the counters")
     p.add_argument("--period", help="2026-10, 2026-Q3, 2026, 2026-W43 or 2026-10-01..2026-10-15")
     p.add_argument(
-        "--scheme", default="unit", help="unit, region-1, region-2, inspector, operator, shift_lead, dispatcher"
+        "--scheme",
+        default="unit",
+        help="unit, region-1, region-2, inspector, operator, shift_lead, dispatcher, contractor",
     )
     p.add_argument("--level", default="street", help="regions: grid, community, street or district")
     p.add_argument("--publish", action="store_true", help="publish the run as a frozen snapshot")
     p.add_argument("--rebuild", action="store_true", help="recompute the day and month counters from the event log")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("sample", help="抽查: draw a period's random re-verification sample")
+    p.add_argument("--period", required=True, help="2026-10 (or any period form of evaluate); must be over")
+    p.add_argument("--kind", required=True, choices=("cases", "patrol"), help="closed cases per unit, or patrol grids")
+    p.add_argument("--size", type=int, help="draw exactly N per unit or inspector (default: the configured rule)")
+    p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("bulletin", help="the monthly bulletin (月度通报) as Excel and PDF")
     p.add_argument("--period", required=True, help="2026-10 (or any period form of evaluate)")

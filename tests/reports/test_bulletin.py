@@ -1,5 +1,6 @@
 """The monthly bulletin of a small October: its numbers are the evaluation's, the city's totals
-add up, the most overdue cases are listed per unit, and both files open and say it in Chinese
+add up, the most overdue cases are listed per unit, the anti-gaming flags are printed with their
+subjects, numbers and cases (or said to be none), and both files open and say it in Chinese
 with the fonts inside; an empty month still makes a bulletin, a future one is refused."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from citykeeper.services.cases import MoveInput
 from citykeeper.services.evaluation import evaluate
 from citykeeper.store.models import Category, FilingCondition
 from tests.factories import local, report_case
+from tests.services.test_flags import flagged_week
 
 OCTOBER = Period.month(2026, 10)
 NOW = local(2026, 11, 21, 9, 0)
@@ -225,7 +227,7 @@ def _text_without_a_font(path) -> list[int]:
 def test_the_workbook_has_a_sheet_per_section_the_rankings_and_native_charts(october_bulletin, tmp_path):
     path = bulletin.write_xlsx(october_bulletin, tmp_path / "b.xlsx")
     names, sheets, strings = _xlsx(path)
-    assert sheets == ["总体情况", "部门评价排名", "区域评价排名", "岗位评价", "问题分析", "超期案件"]
+    assert sheets == ["总体情况", "部门评价排名", "区域评价排名", "岗位评价", "异常模式提示", "问题分析", "超期案件"]
     for text in ("月度通报", "2026年10月", "鼓楼区市政所", "云龙区环卫所", "鼓楼街道01", "暴露垃圾", "淮海路3号"):
         assert text in strings, text
     # Trend, category mix, top problems, most overdue units.
@@ -239,13 +241,70 @@ def test_the_pdf_embeds_its_fonts_and_reads_as_chinese(october_bulletin, tmp_pat
     assert data.count(b"/FontFile2") == 2  # Droid Sans Fallback and DejaVu Sans, subset
     assert _text_without_a_font(path) == []
     text = _pdf_text(path)
-    for words in ("月度通报", "一、总体情况", "六、超期案件", "鼓楼区市政所", "云龙区环卫所", "94.00", "淮海路3号"):
+    for words in ("月度通报", "一、总体情况", "七、超期案件", "鼓楼区市政所", "云龙区环卫所", "94.00", "淮海路3号"):
         assert words in text, words
+    # After the rankings (四、岗位评价), before 六、问题分析.
+    assert text.index("四、岗位评价") < text.index("五、异常模式提示") < text.index("六、问题分析")
+    assert "本期未发现异常模式" in text
 
 
 def test_both_files_are_written_into_one_folder(october_bulletin, tmp_path):
     written = bulletin.write_all(october_bulletin, tmp_path / "out")
     assert [p.name for p in written] == ["月度通报-2026-10.xlsx", "月度通报-2026-10.pdf"]
+
+
+# ---------------------------------------------------------------- anti-gaming flags
+
+
+def test_a_month_without_flags_says_so(october_bulletin, tmp_path):
+    assert october_bulletin.flags == []
+    assert "本期未发现异常模式" in _xlsx(bulletin.write_xlsx(october_bulletin, tmp_path / "b.xlsx"))[2]
+
+
+@pytest.fixture
+def flagged_november(city, people):
+    """The flagged week of tests/services/test_flags.py (23–27 November 2026), in November's bulletin."""
+    week = flagged_week(city, people)
+    return week, bulletin.gather(Period.month(2026, 11), now=local(2026, 12, 1, 9, 0))
+
+
+def test_the_flags_are_printed_with_subject_sentence_figures_and_first_cases(city, people, flagged_november):
+    week, november = flagged_november
+    assert [(f.title, f.subject) for f in november.flags] == [
+        ("上报点位偏离巡查区域", "patroller（监督员）"),
+        ("作废后重报", f"{city.grid.name}（单元网格）"),
+        ("作废后重报", "inspector2（监督员）"),
+        ("延期集中", "鼓楼区市政所（责任单位）"),
+    ]
+    off, _grid, pairs, extensions = november.flags
+    assert off.figure == "巡查区域外上报占比 71.43%，全市 17.86%（4.0倍）"
+    assert extensions.figure == "占全市延期比例 100.00%，派遣占比 33.33%（3.0倍）"
+    assert extensions.explanation.startswith("延期占全市 100%，派遣仅占 33%（3.0 倍），共延期 5 件")
+    # Five cases shown of five; of the six cases of the three pairs, the first five and the total.
+    assert extensions.cases == tuple(sorted(c.number for c in week["extended"])) and extensions.total_cases == 5
+    assert pairs.cases == tuple(week["pairs"][:5]) and pairs.cases_text().endswith(" 等6件")
+
+
+def test_both_files_print_the_flags_after_the_rankings(flagged_november, tmp_path):
+    week, november = flagged_november
+    first_cases = (week["pairs"][0], sorted(c.number for c in week["extended"])[0])
+    _names, _sheets, strings = _xlsx(bulletin.write_xlsx(november, tmp_path / "n.xlsx"))
+    for words in (
+        "异常模式提示",
+        "鼓楼区市政所（责任单位）",
+        "延期占全市 100%",
+        "占全市延期比例 100.00%",
+        *first_cases,
+    ):
+        assert words in strings, words
+    assert "本期未发现异常模式" not in strings
+    pdf = bulletin.write_pdf(november, tmp_path / "n.pdf")
+    assert _text_without_a_font(pdf) == []
+    text = re.sub(r"\s+", "", _pdf_text(pdf))  # the table wraps its cells
+    section = text[text.index("五、异常模式提示") : text.index("六、问题分析")]
+    for words in ("鼓楼区市政所（责任单位）", "延期占全市100%", "派遣占比33.33%", "patroller（监督员）", *first_cases):
+        assert words in section, words
+    assert "本期未发现异常模式" not in text
 
 
 # ---------------------------------------------------------------- edges

@@ -139,6 +139,38 @@ def test_counters_kept_move_by_move_equal_the_ones_rebuilt_from_the_event_log(ci
         assert name in reached, name
 
 
+def test_a_report_after_midnight_beijing_time_counts_on_that_local_day_both_kept_and_rebuilt(city, people):
+    # 17:30 UTC on Monday is 01:30 on Tuesday in Beijing: the day of the count is Tuesday.
+    late_evening_utc = dt.datetime.combine(MONDAY_9AM.date(), dt.time(17, 30), dt.UTC)
+    report_case(city, people, at=late_evening_utc)
+    tuesday = MONDAY_9AM.date() + dt.timedelta(days=1)
+
+    kept = [row for row in counters.rows() if row[0] == "day" and row[2] == "reported"]
+    counters.rebuild()
+    rebuilt = [row for row in counters.rows() if row[0] == "day" and row[2] == "reported"]
+
+    assert {row[1] for row in kept} == {tuesday}
+    assert rebuilt == kept
+
+
+def test_a_case_with_an_old_report_time_and_a_new_id_still_counts_in_days_the_rebuild_has_written(city, people):
+    # The rebuild writes a day's rows out once it reads cases reported two days later (ids
+    # follow report times); an imported case breaks that order and must not be lost.
+    recent = report_case(city, people, at=MONDAY_9AM + dt.timedelta(days=10))
+    close_case(city, people, recent, at=MONDAY_9AM + dt.timedelta(days=10, minutes=1))
+    imported = report_case(city, people, at=MONDAY_9AM, source="citizen")
+    close_case(city, people, imported, at=MONDAY_9AM + dt.timedelta(minutes=1))
+    assert imported.pk > recent.pk
+    kept, kept_subjects = counters.rows(), counters.subject_rows()
+
+    done = counters.rebuild(batch=1)
+
+    assert done["late_rows"] > 0  # the imported case's day and month rows came late
+    assert counters.rows() == kept and counters.subject_rows() == kept_subjects
+    both_days = {MONDAY_9AM.date(), (MONDAY_9AM + dt.timedelta(days=10)).date()}
+    assert {row[1] for row in kept if row[0] == "day"} >= both_days
+
+
 def test_every_counter_adds_up_to_the_same_total_over_each_kind_of_subject(city, people):
     walk(city, people, seed=5, cases=20, steps=300)
     totals: dict[tuple[str, str], int] = Counter()

@@ -318,3 +318,191 @@ def test_a_drill_down_into_a_subject_that_is_not_one_is_refused(october, people)
     with pytest.raises(InvalidInput) as refused:
         drilldown(OCTOBER, "unit", october.unit.pk, "valid_report_rate", now=NOW)
     assert refused.value.field == "indicator"
+
+
+# ------------------------------------------------------------------ manual adjustments (人工调整)
+
+
+def _composites(stored_or_evaluation):
+    if isinstance(stored_or_evaluation, EvaluationRun):
+        return {s["name"]: s["composite"] for s in stored_or_evaluation.results["subjects"]}
+    return {
+        stored_or_evaluation.subjects[sid].name: r.composite for sid, r in stored_or_evaluation.results.subjects.items()
+    }
+
+
+def test_adjustments_are_applied_after_scoring_and_kept_with_the_run(october, people):
+    from citykeeper.services.evaluation import add_adjustment
+
+    add_adjustment(OCTOBER, "unit", october.other_unit.pk, "2", reason="承担防汛保障任务", by=people.leader, now=NOW)
+    add_adjustment(
+        OCTOBER,
+        "unit",
+        october.unit.pk,
+        "10",
+        reason="复核确认按期",
+        by=people.leader,
+        now=NOW,
+        indicator="on_time_disposal_rate",
+    )
+    # 云龙区环卫所 64.00 + 2 = 66.00 (C); 鼓楼区市政所: 按期处置率 80 + 10 = 90 分 × 30 % = 27
+    # instead of 24: 94.00 + 3 = 97.00.
+    assert _composites(evaluate(OCTOBER, "unit", now=NOW)) == {
+        "鼓楼区市政所": Decimal("97.00"),
+        "云龙区环卫所": Decimal("66.00"),
+    }
+    stored = run(OCTOBER, "unit", by=people.leader, now=NOW)
+    poor = next(s for s in stored.results["subjects"] if s["name"] == "云龙区环卫所")
+    assert (poor["composite"], poor["unadjusted"], poor["grade"]) == ("66.00", "64.00", "C")
+    recorded = {a["name"]: a for a in stored.results["adjustments"]}
+    assert recorded["云龙区环卫所"]["reason"] == "承担防汛保障任务" and recorded["云龙区环卫所"]["by"] == "leader"
+    assert recorded["鼓楼区市政所"]["indicator"] == "on_time_disposal_rate" and recorded["鼓楼区市政所"]["applied"]
+    assert publish(stored.pk, by=people.leader, now=NOW).snapshot_id.startswith("2026-10-unit-v1-")
+
+
+def test_a_withdrawal_is_a_new_row_and_the_score_goes_back(october, people):
+    from citykeeper.services.evaluation import add_adjustment, withdraw_adjustment
+    from citykeeper.store.models import EvaluationAdjustment
+
+    added = add_adjustment(OCTOBER, "unit", october.other_unit.pk, "-3.5", reason="迟报", by=people.leader, now=NOW)
+    assert _composites(evaluate(OCTOBER, "unit", now=NOW))["云龙区环卫所"] == Decimal("60.50")
+    withdrawal = withdraw_adjustment(added.pk, reason="核实后不扣分", by=people.shift_lead, now=NOW)
+    assert withdrawal.withdraws == added and EvaluationAdjustment.objects.count() == 2
+    assert _composites(evaluate(OCTOBER, "unit", now=NOW))["云龙区环卫所"] == Decimal("64.00")
+    stored = run(OCTOBER, "unit", by=people.leader, now=NOW)
+    (shown,) = stored.results["adjustments"]
+    assert shown["withdrawn"]["reason"] == "核实后不扣分" and shown["withdrawn"]["by"] == "shiftlead"
+    with pytest.raises(InvalidInput) as refused:
+        withdraw_adjustment(added.pk, reason="再撤一次", by=people.leader, now=NOW)
+    assert refused.value.field == "adjustment" and EvaluationAdjustment.objects.count() == 2
+    with pytest.raises(AppendOnlyError):
+        added.delete()
+
+
+def test_an_adjustment_after_the_run_stops_its_publication_and_none_is_taken_after_publishing(october, people):
+    from citykeeper.services.evaluation import add_adjustment, withdraw_adjustment
+
+    stale = run(OCTOBER, "unit", by=people.leader, now=NOW)
+    added = add_adjustment(OCTOBER, "unit", october.unit.pk, "1", reason="补充加分", by=people.leader, now=NOW)
+    with pytest.raises(InvalidInput) as refused:
+        publish(stale.pk, by=people.leader, now=NOW)
+    assert refused.value.field == "run"
+    fresh = publish(run(OCTOBER, "unit", by=people.leader, now=NOW).pk, by=people.leader, now=NOW)
+    for attempt in (
+        lambda: add_adjustment(OCTOBER, "unit", october.unit.pk, "1", reason="再加", by=people.leader, now=NOW),
+        lambda: withdraw_adjustment(added.pk, reason="撤销", by=people.leader, now=NOW),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            attempt()
+        assert refused.value.field == "published" and fresh.snapshot_id in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "change, error, field",
+    [
+        ({"reason": "  "}, InvalidInput, "reason"),
+        ({"points": "0"}, InvalidInput, "points"),
+        ({"points": "12"}, InvalidInput, "points"),
+        ({"points": "很多"}, InvalidInput, "points"),
+        ({"indicator": "valid_report_rate"}, InvalidInput, "indicator"),
+        ({"subject": 999_999}, NotFound, "subject"),
+        ({"scheme": "no-such-scheme"}, NotFound, "scheme"),
+        ({"period": Period.month(2026, 12)}, InvalidInput, "start"),
+    ],
+)
+def test_a_bad_adjustment_is_refused_and_nothing_is_stored(october, people, change, error, field):
+    from citykeeper.services.evaluation import add_adjustment
+    from citykeeper.store.models import EvaluationAdjustment
+
+    request_ = {"period": OCTOBER, "scheme": "unit", "subject": october.unit.pk, "points": "2", "reason": "理由"}
+    request_.update(change)
+    with pytest.raises(error) as refused:
+        add_adjustment(
+            request_["period"],
+            request_["scheme"],
+            request_["subject"],
+            request_["points"],
+            reason=request_["reason"],
+            by=people.leader,
+            now=NOW,
+            indicator=request_.get("indicator", ""),
+        )
+    assert refused.value.field == field
+    assert not EvaluationAdjustment.objects.exists()
+
+
+# ------------------------------------------------------------------ inspection contractors (监督员外包公司)
+
+
+@pytest.fixture
+def contractors(october, people):
+    """The inspector who reported and checked October's cases works for 城巡公司 until
+    19 October and for 安城公司 from the 20th; the other inspector only for 安城公司."""
+    from citykeeper.services.evaluation import add_contractor, assign_inspector
+
+    first = add_contractor("WB-01", "城巡公司", contract_start=dt.date(2026, 1, 1))
+    second = add_contractor("WB-02", "安城公司", contract_start=dt.date(2026, 10, 1))
+    assign_inspector(first, people.inspector, start=dt.date(2026, 1, 1), end=dt.date(2026, 10, 19))
+    assign_inspector(second, people.inspector, start=dt.date(2026, 10, 20))
+    assign_inspector(second, people.other_inspector, start=dt.date(2026, 10, 1))
+    return first, second
+
+
+def test_a_contractor_is_the_sum_of_its_inspectors_on_the_days_they_worked_for_it(contractors, people):
+    from citykeeper.services.evaluation import drilldown
+
+    first, second = contractors
+    result = evaluate(OCTOBER, "contractor", now=NOW)
+    a, b = result.results.subjects[first.pk], result.results.subjects[second.pk]
+    # The ten reports and the checks of the six cases disposed on 19 October fall to 城巡公司;
+    # the check of the one disposed late, on the 20th, to 安城公司. 鼓楼区's grid had its ten
+    # filings on the 19th: in 城巡公司's patrol area then, and in 安城公司's too (its other
+    # inspector patrols the same grid all month); no 漏报 in either.
+    assert (
+        a.indicators["reported"].value,
+        a.indicators["check_due"].value,
+        a.indicators["missed_report_rate"].denominator,
+    ) == (10, 6, 10)
+    assert (
+        b.indicators["reported"].value,
+        b.indicators["check_due"].value,
+        b.indicators["missed_report_rate"].denominator,
+    ) == (0, 1, 10)
+    # 城巡公司: 有效上报率 10/10 → 40; 漏报率 0/10 → 20; 按时核实率 不适用; 按时核查率 6/6 → 20:
+    # 80 of the 80 % that have a value = 100.00, ranked (10 reports ≥ 10).
+    assert (a.composite, a.rank, a.group_size) == (Decimal("100.00"), 1, 1)
+    assert b.ranked is False and "below the minimum" in b.reason  # no reports of its own
+    assert result.subjects[first.pk].group == result.subjects[second.pk].group == "外包公司"
+    drill = drilldown(OCTOBER, "contractor", second.pk, "check_on_time_rate", now=NOW)
+    assert [e.day for e in drill.denominator] == [dt.date(2026, 10, 20)]
+
+
+def test_every_figure_of_a_contractor_is_the_sum_of_its_cases_and_a_run_publishes(contractors, people):
+    from fractions import Fraction
+
+    from citykeeper.services.evaluation import drilldown
+
+    result = evaluate(OCTOBER, "contractor", now=NOW)
+    for sid, subject in result.results.subjects.items():
+        for code, figure in subject.indicators.items():
+            drill = drilldown(OCTOBER, "contractor", sid, code, now=NOW)
+            assert Fraction(sum(e.value for e in drill.numerator)) == figure.numerator, (sid, code)
+            if figure.denominator is not None:
+                assert Fraction(sum(e.value for e in drill.denominator)) == figure.denominator, (sid, code)
+    stored = publish(run(OCTOBER, "contractor", by=people.leader, now=NOW).pk, by=people.leader, now=NOW)
+    assert stored.snapshot_id.startswith("2026-10-contractor-v1-") and stored.cases
+
+
+def test_an_inspector_works_for_one_contractor_at_a_time(contractors, people):
+    from citykeeper.services.evaluation import add_contractor, assign_inspector
+
+    first, _second = contractors
+    with pytest.raises(InvalidInput) as refused:
+        assign_inspector(first, people.other_inspector, start=dt.date(2026, 9, 1), end=dt.date(2026, 10, 5))
+    assert refused.value.field == "start"
+    with pytest.raises(InvalidInput) as refused:
+        assign_inspector(first, people.operator, start=dt.date(2026, 9, 1))
+    assert refused.value.field == "inspector"
+    with pytest.raises(InvalidInput) as refused:
+        add_contractor("WB-01", "重名公司", contract_start=dt.date(2026, 1, 1))
+    assert refused.value.field == "code"

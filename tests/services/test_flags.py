@@ -14,7 +14,7 @@ from citykeeper.domain.evaluation.flags import DETECTORS, Kind
 from citykeeper.domain.workflow import Role
 from citykeeper.services import cases as case_service
 from citykeeper.services.cases import MoveInput
-from citykeeper.services.flags import find_flags, period_bounds
+from citykeeper.services.flags import find_flags, period_bounds, subject_names
 from citykeeper.store.models import Area
 from tests.factories import MONDAY_9AM, local, make_user, map_city, report_case
 
@@ -63,10 +63,10 @@ def voided(city, people, case, *, at):
     )
 
 
-@pytest.fixture
-def history(city, people):
+def flagged_week(city, people) -> dict:
     """The week of Monday 23 November 2026 in the test city (west grid 117.17–117.18 E, east grid
-    117.18–117.19 E, 34.25–34.26 N)."""
+    117.18–117.19 E, 34.25–34.26 N), with one flag of each kind but the last-minute disposals
+    (the console and the bulletin tests use it too)."""
     map_city(city)
     east_grid = Area.objects.get(code="320302001001002")
     out = {}
@@ -103,6 +103,11 @@ def history(city, people):
     return out
 
 
+@pytest.fixture
+def history(city, people):
+    return flagged_week(city, people)
+
+
 def test_the_week_flags_the_extended_unit_the_off_area_patroller_and_the_re_reports(
     city, people, history, django_assert_max_num_queries
 ):
@@ -131,6 +136,30 @@ def test_the_week_flags_the_extended_unit_the_off_area_patroller_and_the_re_repo
         (5, 1.0, 1 / 3, 3.0)
     )
     assert extensions.explanation_zh.startswith("延期占全市 100%，派遣仅占 33%（3.0 倍），共延期 5 件")
+
+
+def test_chosen_detectors_run_alone_and_read_only_what_they_need(city, people, history, django_assert_max_num_queries):
+    # The units and the unit events only.
+    with django_assert_max_num_queries(2):
+        units = find_flags(MONDAY, FRIDAY, now=SATURDAY_NOON, kinds=[Kind.EXTENSIONS_CONCENTRATED])
+    assert [(f.kind, f.subject_id) for f in units] == [("extensions_concentrated", city.unit.pk)]
+    # The reports and the voids only.
+    with django_assert_max_num_queries(2):
+        pairs = find_flags(MONDAY, FRIDAY, now=SATURDAY_NOON, kinds=[Kind.VOIDED_THEN_REREPORTED])
+    assert [f.subject_kind for f in pairs] == ["grid", "inspector"]
+
+
+def test_the_flagged_subjects_are_named_a_query_per_kind(city, people, history, django_assert_num_queries):
+    flags = find_flags(MONDAY, FRIDAY, now=SATURDAY_NOON)
+    with django_assert_num_queries(3):
+        names = subject_names(flags)
+    assert names == {
+        ("inspector", history["patroller"].pk): "patroller",
+        ("inspector", people.other_inspector.pk): "inspector2",
+        ("grid", city.grid.pk): city.grid.name,
+        ("unit", city.unit.pk): "鼓楼区市政所",
+    }
+    assert subject_names([]) == {}
 
 
 def test_a_period_before_the_history_or_cut_by_now_finds_nothing(city, people, history):

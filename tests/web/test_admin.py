@@ -60,6 +60,8 @@ def test_configuration_tables_are_registered():
         "ResponsibilityGrid",
         "GazetteerEntry",
         "RoutingRule",
+        "InspectionContractor",
+        "ContractorMembership",
     ]:
         assert any(m.__name__ == model_name for m in registered), model_name
 
@@ -89,6 +91,10 @@ def test_every_changelist_add_and_change_page_opens(admin_client, city):
     GazetteerEntry.objects.create(
         kind="road", name="中山北路", geometry={"type": "Point", "coordinates": [117.18, 34.26]}, lon=117.18, lat=34.26
     )
+    from citykeeper.services.evaluation import add_contractor, assign_inspector
+
+    contractor = add_contractor("WB-01", "城巡公司", contract_start=dt.date(2026, 1, 1))
+    assign_inspector(contractor, people.inspector, start=dt.date(2026, 1, 1))
     for model in admin.site._registry:
         response = admin_client.get(_url(model, "changelist"))
         assert response.status_code == 200, (model, response.status_code)

@@ -27,8 +27,10 @@ URL = "/console/evaluation/"
 CASES = "/console/evaluation/cases/"
 NOW = local(2026, 11, 21, 9, 0)
 MONDAY = local(2026, 10, 19, 9, 0)  # an ordinary working week
-RANKING_BUDGET = 12
-DRILL_BUDGET = 14
+# Each with the adjustments' and the samples' reads; the ranking with the 2 reads of the unit
+# flags' markers (units, unit events).
+RANKING_BUDGET = 15
+DRILL_BUDGET = 15
 
 
 @pytest.fixture(autouse=True)
@@ -227,6 +229,26 @@ def test_a_custom_range_and_the_other_kinds_are_accepted(october, evaluator):
 
 
 @pytest.mark.parametrize(
+    "period, chinese, english",
+    [
+        ("2026-10", "2026年10月（2026-10-01 至 2026-10-31）", "October 2026 (2026-10-01 to 2026-10-31)"),
+        ("2026-9", "2026年9月（2026-09-01 至 2026-09-30）", "September 2026 (2026-09-01 to 2026-09-30)"),
+        ("2026-W43", "2026年第43周（2026-10-19 至 2026-10-25）", "Week 43 of 2026 (2026-10-19 to 2026-10-25)"),
+        ("2026-W01", "2026年第1周（2025-12-29 至 2026-01-04）", "Week 1 of 2026 (2025-12-29 to 2026-01-04)"),
+        ("2026-Q4", "2026年第4季度（2026-10-01 至 2026-12-31）", "Q4 2026 (2026-10-01 to 2026-12-31)"),
+        ("2026", "2026年（2026-01-01 至 2026-12-31）", "2026 (2026-01-01 to 2026-12-31)"),
+        ("2026-10-01..2026-10-15", "2026-10-01至2026-10-15", "2026-10-01 to 2026-10-15"),
+    ],
+)
+def test_the_period_is_named_in_the_pages_language(city, evaluator, period, chinese, english):
+    client = client_for(evaluator)
+    assert chinese in text(client.get(URL, {"period": period}))
+    in_english = text(client.get(URL, {"period": period}, HTTP_ACCEPT_LANGUAGE="en"))
+    assert f'<span class="subtitle">{english} · ' in in_english
+    assert chinese not in in_english
+
+
+@pytest.mark.parametrize(
     "params, field, message",
     [
         ({"period": "2026-13"}, "period", "月份应为 1 到 12"),
@@ -339,6 +361,19 @@ def test_a_handler_drills_into_their_own_unit_only(october, people):
     assert client.get(CASES, {**own, "scheme": "region-1", "level": "street"}).status_code == 403
 
 
+def test_the_side_navigation_links_the_sampling_pages_for_those_who_may_see_them(october, evaluator, people):
+    sampling = text(client_for(evaluator).get("/console/evaluation/sampling/"))
+    assert '<a href="/console/evaluation/sampling/" class="current" aria-current="page">抽查</a>' in sampling
+    ranking = text(client_for(people.shift_lead).get(URL, {"period": "2026-10"}))
+    assert '<a href="/console/evaluation/sampling/">抽查</a>' in ranking
+    assert '<a href="/console/evaluation/" class="current" aria-current="page">评价排名</a>' in ranking
+    # A handler reaches the drill-down of their own unit, not the evaluation's other pages.
+    own = {"period": "2026-10", "scheme": "unit", "subject": october.unit.pk}
+    drill = text(client_for(people.handler).get(CASES, own))
+    assert 'href="/console/evaluation/sampling/"' not in drill and 'href="/console/evaluation/runs/"' not in drill
+    assert '<a href="/evaluation/">公开的考评结果</a>' in drill
+
+
 # ------------------------------------------------------------------ runs and publication
 
 
@@ -412,6 +447,36 @@ def test_publishing_is_refused_for_a_period_not_over_and_for_figures_that_change
     late_disposal(october, people)
     response = client.post(f"/console/evaluation/runs/{stale.pk}/publish/")
     assert response.status_code == 400 and "数据已经过时" in text(response)
+    # It says what can have moved since the run, so the evaluator knows to compute a new one.
+    assert "案件的办理情况、抽查复核结果或人工调整（新增或撤销）有了变化" in text(response)
+    assert "请重新评价，计算一次新的结果" in text(response)
+    assert EvaluationRun.objects.get(pk=stale.pk).snapshot_id is None
+
+
+def test_publishing_after_an_adjustment_is_refused_for_the_same_reason(october, evaluator):
+    from citykeeper.domain.evaluation.periods import Period
+    from citykeeper.services.evaluation import add_adjustment
+
+    client = client_for(evaluator)
+    stale = run_october(client)
+    add_adjustment(
+        Period.month(2026, 10), "unit", october.unit.pk, "-4", reason="市民投诉核实属实", by=evaluator, now=NOW
+    )
+    response = client.post(f"/console/evaluation/runs/{stale.pk}/publish/")
+    assert response.status_code == 400 and "抽查复核结果或人工调整（新增或撤销）有了变化" in text(response)
+    assert EvaluationRun.objects.get(pk=stale.pk).snapshot_id is None
+
+
+def test_publishing_a_run_whose_stored_row_was_altered_is_refused_as_such(october, evaluator):
+    client = client_for(evaluator)
+    stored = run_october(client)
+    results = stored.results
+    results["subjects"][0]["composite"] = "100"
+    EvaluationRun.objects.filter(pk=stored.pk).update(results=results)
+    response = client.post(f"/console/evaluation/runs/{stored.pk}/publish/")
+    assert response.status_code == 400 and "保存记录与它的校验值不一致" in text(response)
+    assert "抽查复核结果" not in text(response)
+    assert EvaluationRun.objects.get(pk=stored.pk).snapshot_id is None
 
 
 def test_shift_leads_look_but_do_not_run_or_publish(october, people):
@@ -510,6 +575,22 @@ def test_the_unit_workspace_loads_the_units_own_standing(city, people):
     assert "应结案数 0 件，少于 5 件，不参加排名" in fragment
     assert f"subject={city.unit.pk}" in fragment and "indicator=dispatched" in fragment
     assert "云龙区环卫所" not in fragment
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
+MONTHS += ("November", "December")
+
+
+def test_the_units_standing_names_the_month_in_english_on_an_english_page(city, people):
+    from django.utils import timezone
+
+    client = client_for(people.handler)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/console/unit/"})
+    today = timezone.localdate()
+    fragment = text(client.get("/console/unit/standing/"))
+    headline = re.search(r'<p class="headline">(.*?)</p>', fragment, re.S).group(1)
+    assert headline.startswith(f"{MONTHS[today.month - 1]} {today.year} · ")
+    assert f"{today.year}年" not in fragment and "暂定" not in headline
 
 
 def test_a_handler_cannot_see_another_units_standing(city, people):

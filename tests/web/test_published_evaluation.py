@@ -1,6 +1,7 @@
 """The public page of published evaluations: only published region and unit runs, newest
 period first; a run's ranking with grades, scheme version, data date and checksum, numbers
-only (no cases); the period's published bulletins served from storage."""
+only (no cases); the period's published bulletins served from storage; periods and levels
+in the reader's language."""
 
 from __future__ import annotations
 
@@ -57,6 +58,19 @@ def test_a_published_run_shows_its_ranking_scheme_date_and_checksum_and_no_cases
     numbers = Case.objects.values_list("number", flat=True)
     assert not any(n in page for n in numbers)
     assert 'href="/console/' not in page and "/evaluation/cases/" not in page
+
+
+def test_an_english_reader_sees_the_periods_and_levels_in_english(published, people):
+    october, _september = published
+    street = publish(run(OCTOBER, "region-1", by=people.leader, now=NOW, level="street").pk, by=people.leader, now=NOW)
+    index = text(Client().get("/evaluation/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert index.index("October 2026 (2026-10-01 to 2026-10-31)") < index.index("September 2026 (2026-09-01")
+    assert "2026年" not in index and "街道" not in index
+    assert re.search(rf'data-snapshot="{street.snapshot_id}"><a [^>]*>[^<]* · street</a>', index)
+    detail = text(Client().get(f"/evaluation/{october.snapshot_id}/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert "<h1>October 2026 (2026-10-01 to 2026-10-31) " in detail and "2026年" not in detail
+    # The Chinese page is unchanged.
+    assert "<h1>2026年10月（2026-10-01 至 2026-10-31） " in text(Client().get(f"/evaluation/{october.snapshot_id}/"))
 
 
 def test_unknown_snapshots_and_post_rankings_are_not_public(city, people):

@@ -4,8 +4,9 @@
 grades and ranks come from ``services.evaluation.evaluate`` (units, 一类/二类 streets and the
 four posts), the city's totals and the trend from the grid counters, and the rest, which the
 counters do not hold, from a few read-only queries: the categories of the cases reported in
-the period and the cases now overdue at their units. ``write_xlsx`` and ``write_pdf`` only lay
-that out; neither computes a number.
+the period and the cases now overdue at their units. The anti-gaming flags (异常模式提示) are
+``services.flags.find_flags`` of the period. ``write_xlsx`` and ``write_pdf`` only lay that out;
+neither computes a number.
 
 The bulletin is a Chinese document whatever the reader's language, so its words are written
 here in Chinese (as the indicators' labels in ``domain.evaluation`` are), not translated.
@@ -35,12 +36,15 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from citykeeper.domain.evaluation.counters import Subject
+from citykeeper.domain.evaluation.flags import Flag
+from citykeeper.domain.evaluation.flags import Kind as FlagKind
 from citykeeper.domain.evaluation.indicators import BY_CODE, IndicatorValue, Kind, compute, round_half_up
 from citykeeper.domain.evaluation.periods import Period, PeriodKind, token
 from citykeeper.domain.evaluation.scoring import Scheme, SubjectResult
 from citykeeper.domain.workflow import State
 from citykeeper.services import counters
 from citykeeper.services.evaluation import Evaluation, evaluate
+from citykeeper.services.flags import find_flags, subject_names
 from citykeeper.store.models import Area, Case, EvaluationBulletin, EvaluationRun
 
 # ------------------------------------------------------------------ what is printed
@@ -57,8 +61,9 @@ SECTIONS = (
     "二、部门评价排名",
     "三、区域评价排名",
     "四、岗位评价",
-    "五、问题分析",
-    "六、超期案件",
+    "五、异常模式提示",
+    "六、问题分析",
+    "七、超期案件",
 )
 # 一、总体情况: the city's totals, from the grid counters (a case counts once, in its grid).
 SUMMARY_INDICATORS = (
@@ -89,6 +94,19 @@ KIND_LABELS = {"component": "部件", "event": "事件"}
 NOT_APPLICABLE = "不适用"
 NO_CASES = "本期无上报案件。"
 PROVISIONAL = "暂定"
+# 五、异常模式提示: each detector's name, what the subject's figure is and what it is compared with.
+FLAG_WORDS = {
+    FlagKind.LAST_MINUTE_DISPOSAL: ("临近时限集中处置", "临近时限处置占比", "全市"),
+    FlagKind.REPORTS_OFF_PATROL_AREA: ("上报点位偏离巡查区域", "巡查区域外上报占比", "全市"),
+    FlagKind.VOIDED_THEN_REREPORTED: ("作废后重报", "重报占上报比例", "全市"),
+    FlagKind.EXTENSIONS_CONCENTRATED: ("延期集中", "占全市延期比例", "派遣占比"),
+}
+FLAG_SUBJECTS = {Subject.UNIT.value: "责任单位", Subject.INSPECTOR.value: "监督员", Subject.GRID.value: "单元网格"}
+FLAG_CASES_SHOWN = 5
+NO_FLAGS = "本期未发现异常模式。"
+FLAGS_NOTE = (
+    "以下评价对象的某项做法与全市相比明显异常（已排除件数过少和偶然波动的情形）。提示不是结论，请结合所列案件核查。"
+)
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,24 @@ class UnitOverdue:
     cases: tuple[OverdueCase, ...]
 
 
+@dataclass(frozen=True)
+class FlagLine:
+    """One anti-gaming flag as printed: the detector, the subject, the domain's sentence,
+    the figure against its baseline and the first few cases."""
+
+    kind: str
+    title: str
+    subject: str  # "鼓楼区市政所（责任单位）"
+    explanation: str
+    figure: str  # "占全市延期比例 100.00%，派遣占比 33.33%（3.0倍）"
+    cases: tuple[str, ...]  # the first FLAG_CASES_SHOWN
+    total_cases: int
+
+    def cases_text(self) -> str:
+        shown = "、".join(self.cases)
+        return shown if self.total_cases <= len(self.cases) else f"{shown} 等{self.total_cases}件"
+
+
 @dataclass
 class Bulletin:
     period: Period
@@ -219,6 +255,7 @@ class Bulletin:
     problems: list[Problem]
     overdue: list[UnitOverdue]
     schemes: list[SchemeStamp]
+    flags: list[FlagLine] = field(default_factory=list)
 
     @property
     def period_label(self) -> str:
@@ -319,6 +356,7 @@ def gather(period: Period, *, now: dt.datetime) -> Bulletin:
         problems=problems,
         overdue=_overdue(now),
         schemes=[_stamp(e) for e in (unit_eval, *region_evals, *post_evals)],
+        flags=_flags(period, now),
     )
 
 
@@ -399,6 +437,32 @@ def _problems(period: Period) -> tuple[list[Share], list[Problem]]:
     ranked = sorted(rows, key=lambda r: (-r[3], r[1], r[2]))[:TOP_PROBLEMS]
     problems = [Problem(major, minor, n, _percent(n, total)) for _kind, major, minor, n in ranked]
     return shares, problems
+
+
+def _share_text(share: float) -> str:
+    return f"{share * 100:.2f}%"
+
+
+def _flag_line(f: Flag, names: dict[tuple[str, int], str]) -> FlagLine:
+    title, figure, baseline = FLAG_WORDS[FlagKind(f.kind)]
+    name = names.get((f.subject_kind, f.subject_id)) or f"未知对象（编号{f.subject_id}）"
+    ratio = f"（{f.ratio:.1f}倍）" if f.ratio else ""
+    return FlagLine(
+        kind=f.kind,
+        title=title,
+        subject=f"{name}（{FLAG_SUBJECTS[f.subject_kind]}）",
+        explanation=f.explanation_zh,
+        figure=f"{figure} {_share_text(f.measure)}，{baseline} {_share_text(f.baseline)}{ratio}",
+        cases=f.cases[:FLAG_CASES_SHOWN],
+        total_cases=len(f.cases),
+    )
+
+
+def _flags(period: Period, now: dt.datetime) -> list[FlagLine]:
+    """The period's anti-gaming flags, detector by detector, with their subjects' names."""
+    found = find_flags(period.start, period.end, now=now)
+    names = subject_names(found)
+    return [_flag_line(f, names) for f in found]
 
 
 def _overdue(now: dt.datetime) -> list[UnitOverdue]:
@@ -549,9 +613,14 @@ def _overdue_rows(unit: UnitOverdue) -> list[list[str]]:
 
 
 OVERDUE_HEAD = ["案卷号", "问题类别", "事发位置", "处置截止", "已超期"]
+FLAG_HEAD = ["异常模式", "评价对象", "说明", "本对象与基准", f"涉及案件（前{FLAG_CASES_SHOWN}件）"]
 SUMMARY_HEAD = ["指标", "本期", "环比", "同比"]
 PROBLEM_HEAD = ["序号", "大类", "小类", "件数", "占比"]
 TREND_HEAD = ["周期", "上报数", "立案数", "结案数", "按期结案率(%)"]
+
+
+def _flag_rows(b: Bulletin) -> list[list[str]]:
+    return [[f.title, f.subject, f.explanation, f.figure, f.cases_text()] for f in b.flags]
 
 
 # ------------------------------------------------------------------ Excel
@@ -588,8 +657,9 @@ class _Xlsx:
             ws.write(row, 0, label, self.heading)
             row = self.rankings(ws, row + 1, rankings, empty="本期无参评街道。")
         self.posts(self.sheet(SECTIONS[3]))
-        self.problems(self.sheet(SECTIONS[4]))
-        self.overdue(self.sheet(SECTIONS[5]))
+        self.flags(self.sheet(SECTIONS[4]))
+        self.problems(self.sheet(SECTIONS[5]))
+        self.overdue(self.sheet(SECTIONS[6]))
 
     def sheet(self, section: str):
         ws = self.book.add_worksheet(section.split("、", 1)[1])
@@ -658,6 +728,15 @@ class _Xlsx:
             if not post.evaluated:
                 ws.write(row, 0, "本期无参评人员。", self.note)
                 row += 2
+
+    def flags(self, ws) -> None:
+        if not self.b.flags:
+            ws.write(2, 0, NO_FLAGS, self.note)
+            return
+        ws.write(2, 0, FLAGS_NOTE, self.note)
+        ws.set_column(2, 2, 60)
+        ws.set_column(3, 4, 36)
+        self.table(ws, 4, FLAG_HEAD, _flag_rows(self.b))
 
     def problems(self, ws) -> None:
         b = self.b
@@ -951,6 +1030,7 @@ class _Pdf(FPDF):
             self.heading(label, size=11)
             self.rankings(None, rankings, "本期无参评街道。")
         self.posts()
+        self.flags()
         self.problems()
         self.overdue()
 
@@ -996,9 +1076,18 @@ class _Pdf(FPDF):
                 self.para(f"未参与排名{more}：", size=8)
                 self.grid(*_ranking_table(post, post.unranked, ranked=False), size=7)
 
+    def flags(self) -> None:
+        b = self.bulletin
+        self.heading(SECTIONS[4])
+        if not b.flags:
+            self.para(NO_FLAGS, size=9)
+            return
+        self.para(FLAGS_NOTE, size=9)
+        self.grid(FLAG_HEAD, _flag_rows(b), widths=(1.6, 2, 4, 2.6, 2.6), size=7.5)
+
     def problems(self) -> None:
         b = self.bulletin
-        self.heading(SECTIONS[4], keep=80)  # the trend chart comes first
+        self.heading(SECTIONS[5], keep=80)  # the trend chart comes first
         self.trend_chart(b.trend)
         if b.no_cases:
             self.para(f"问题类别构成、高发问题：{NO_CASES}")
@@ -1016,7 +1105,7 @@ class _Pdf(FPDF):
 
     def overdue(self) -> None:
         b = self.bulletin
-        self.heading(SECTIONS[5])
+        self.heading(SECTIONS[6])
         self.para(
             f"截至{stamp(b.as_of)}超过处置时限仍未处置的案件，每个单位列出超期最久的{OVERDUE_PER_UNIT}件。", size=9
         )

@@ -12,6 +12,9 @@ size of the city:
 3. the void events from the re-report window before the period to its end;
 4. the inspectors with a patrol area, and the areas' boundaries.
 
+A detector left out (``kinds``) reads nothing of its own. ``subject_names`` names the
+flagged subjects (a query per subject kind) for the console and the bulletin.
+
 A report's distance from its inspector's patrol area is measured in metres in the area's
 CGCS2000 Gauss-Krüger zone (``spatial.crs``), 0 inside; without a boundary or a point,
 the area tree decides (the case's area lies in the patrol area's subtree or not).
@@ -21,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 
 import shapely
 from django.db.models import OuterRef, Subquery
@@ -31,6 +35,7 @@ from shapely.geometry import shape
 
 from citykeeper.domain.errors import InvalidInput
 from citykeeper.domain.evaluation import flags as detect
+from citykeeper.domain.evaluation.counters import Subject
 from citykeeper.domain.evaluation.flags import DETECTORS, Detector, Flag, Kind
 from citykeeper.domain.workflow import Action, Role
 from citykeeper.spatial import crs
@@ -55,28 +60,80 @@ def find_flags(
     *,
     now: dt.datetime,
     detectors: Mapping[Kind, Detector] | None = None,
+    kinds: Iterable[Kind] | None = None,
 ) -> list[Flag]:
     """Every flag of the period, detector by detector (``DETECTORS`` order), each
-    detector's by subject. ``detectors`` replaces some defaults (thresholds, minimums)."""
+    detector's by subject. ``detectors`` replaces some defaults (thresholds, minimums);
+    ``kinds`` runs only those detectors, and reads only what they need (the ranking page
+    asks for its subject's detectors alone)."""
     if period_end < period_start:
         raise InvalidInput("The period ends before it starts.", field="period_end")
     chosen = {**DETECTORS, **(detectors or {})}
+    wanted = set(DETECTORS) if kinds is None else {Kind(k) for k in kinds}
     start, end = period_bounds(period_start, period_end, now)
     if end <= start:
         return []
-    dispatches, disposals, extensions = _unit_events(start, end)
-    reports = _reports(start, end)
-    window = dt.timedelta(days=chosen[Kind.VOIDED_THEN_REREPORTED].params["window_days"])
-    return [
-        *detect.last_minute_disposal(disposals, chosen[Kind.LAST_MINUTE_DISPOSAL]),
-        *detect.reports_off_patrol_area(_patrol_reports(reports), chosen[Kind.REPORTS_OFF_PATROL_AREA]),
-        *detect.voided_then_rereported(
-            _voids(start - window, end),
-            [detect.Report(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in reports],
-            chosen[Kind.VOIDED_THEN_REREPORTED],
-        ),
-        *detect.extensions_concentrated(dispatches, extensions, chosen[Kind.EXTENSIONS_CONCENTRATED]),
-    ]
+    log = _Log(start, end, chosen)
+    return [flag for kind in DETECTORS if kind in wanted for flag in RUN[kind](log, chosen[kind])]
+
+
+class _Log:
+    """The period's events, each read once and only when a detector asks for them."""
+
+    def __init__(self, start: dt.datetime, end: dt.datetime, chosen: Mapping[Kind, Detector]) -> None:
+        self.start, self.end, self.chosen = start, end, chosen
+
+    @cached_property
+    def unit_events(self):
+        return _unit_events(self.start, self.end)
+
+    @cached_property
+    def reports(self) -> list[tuple]:
+        return _reports(self.start, self.end)
+
+    @cached_property
+    def voids(self) -> list[detect.Voiding]:
+        window = dt.timedelta(days=self.chosen[Kind.VOIDED_THEN_REREPORTED].params["window_days"])
+        return _voids(self.start - window, self.end)
+
+
+# Each detector with the events it reads.
+RUN: dict[Kind, Callable[[_Log, Detector], list[Flag]]] = {
+    Kind.LAST_MINUTE_DISPOSAL: lambda log, d: detect.last_minute_disposal(log.unit_events[1], d),
+    Kind.REPORTS_OFF_PATROL_AREA: lambda log, d: detect.reports_off_patrol_area(_patrol_reports(log.reports), d),
+    Kind.VOIDED_THEN_REREPORTED: lambda log, d: detect.voided_then_rereported(
+        log.voids, [detect.Report(*r[:7]) for r in log.reports], d
+    ),
+    Kind.EXTENSIONS_CONCENTRATED: lambda log, d: detect.extensions_concentrated(
+        log.unit_events[0], log.unit_events[2], d
+    ),
+}
+
+
+def subject_names(flags: Iterable[Flag]) -> dict[tuple[str, int], str]:
+    """(subject kind, id) → the subject's name (unit name, inspector's display name, grid
+    name) for the flags' subjects: a query per kind present. A subject gone from the
+    tables (or a unit the event log no longer names, id 0) has no entry."""
+    ids: dict[str, set[int]] = defaultdict(set)
+    for f in flags:
+        ids[f.subject_kind].add(f.subject_id)
+    names: dict[tuple[str, int], str] = {}
+    for kind, wanted in ids.items():
+        for pk, name in NAMES[kind](wanted):
+            names[(kind, pk)] = name
+    return names
+
+
+def _people_names(ids: set[int]):
+    for pk, display, username in User.objects.filter(pk__in=ids).values_list("pk", "display_name", "username"):
+        yield pk, display or username
+
+
+NAMES: dict[str, Callable[[set[int]], Iterable[tuple[int, str]]]] = {
+    Subject.UNIT.value: lambda ids: Unit.objects.filter(pk__in=ids).values_list("pk", "name"),
+    Subject.GRID.value: lambda ids: Area.objects.filter(pk__in=ids).values_list("pk", "name"),
+    Subject.INSPECTOR.value: _people_names,
+}
 
 
 # ---------------------------------------------------------------- units

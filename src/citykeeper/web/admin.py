@@ -11,15 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from citykeeper.domain.workflow import Role
 from citykeeper.services import calendar as calendar_service
 from citykeeper.store.models import (
     ApiToken,
@@ -30,8 +33,10 @@ from citykeeper.store.models import (
     CaseEvent,
     Category,
     ClosingCondition,
+    ContractorMembership,
     DisposalLimit,
     FilingCondition,
+    InspectionContractor,
     RoleGrant,
     StageLimit,
     Unit,
@@ -397,6 +402,13 @@ class UserAdmin(DjangoUserAdmin):
         # The add page is the stock two-step form; roles come on the change page.
         return self.inlines if obj is not None else []
 
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # The inspector picker of a contractor's membership (an autocomplete request) offers inspectors only.
+        if request.GET.get("model_name") == "contractormembership" and request.GET.get("field_name") == "inspector":
+            queryset, may_have_duplicates = queryset.filter(role_grants__role=Role.INSPECTOR), True
+        return queryset, may_have_duplicates
+
 
 # --------------------------------------------------------------------------- API tokens
 
@@ -441,6 +453,153 @@ class ApiTokenAdmin(admin.ModelAdmin):
             ngettext("已吊销 %(count)d 个令牌。", "已吊销 %(count)d 个令牌。", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+# --------------------------------------------------------------------------- inspection contractors (监督员外包公司)
+#
+# The rules are those of services.evaluation.add_contractor and assign_inspector: a contract
+# does not end before it starts; a membership is an inspector's, does not end before it starts,
+# and an inspector works for one contractor at a time (two spans of one inspector share no day).
+
+
+def _span_text(start: dt.date, end: dt.date | None) -> str:
+    if end is None:
+        return gettext("%(start)s 起，未结束") % {"start": start}
+    return gettext("%(start)s 至 %(end)s") % {"start": start, "end": end}
+
+
+def _share_a_day(start: dt.date, end: dt.date | None, other_start: dt.date, other_end: dt.date | None) -> bool:
+    """Two spans of days (an empty end: open-ended) have a day in common."""
+    return (other_end is None or other_end >= start) and (end is None or other_start <= end)
+
+
+def _taken(inspector: User, start: dt.date, end: dt.date | None, ignored: set[int]) -> ContractorMembership | None:
+    """The first stored membership of ``inspector`` sharing a day with start…end, leaving out ``ignored``."""
+    stored = ContractorMembership.objects.filter(inspector=inspector).exclude(pk__in=ignored)
+    stored = stored.filter(Q(end__isnull=True) | Q(end__gte=start))
+    if end is not None:
+        stored = stored.filter(start__lte=end)
+    return stored.select_related("contractor").order_by("start").first()
+
+
+def _overlap_problem(inspector: User, contractor: str, start: dt.date, end: dt.date | None) -> str:
+    return gettext(
+        "%(inspector)s 已经为“%(contractor)s”工作（%(span)s），同一时间只能为一家外包公司工作："
+        "请先给那一段填上结束日期，或改这一段的日期。"
+    ) % {"inspector": inspector, "span": _span_text(start, end), "contractor": contractor}
+
+
+class ContractorAdminForm(forms.ModelForm):
+    class Meta:
+        model = InspectionContractor
+        fields = ["code", "name", "contract_start", "contract_end", "active"]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("contract_start"), data.get("contract_end")
+        if start is not None and end is not None and end < start:
+            self.add_error(
+                "contract_end",
+                gettext("合同结束日期（%(end)s）早于合同开始日期（%(start)s）。") % {"end": end, "start": start},
+            )
+        return data
+
+
+class MembershipAdminForm(forms.ModelForm):
+    """One span of an inspector's work for a contractor. On its own page the form checks the
+    span against the inspector's stored ones; in the contractor's inline the formset does,
+    since several spans may change in one save."""
+
+    check_overlaps = True
+
+    class Meta:
+        model = ContractorMembership
+        fields = ["contractor", "inspector", "start", "end"]
+
+    def clean(self):
+        data = super().clean()
+        inspector, start, end = data.get("inspector"), data.get("start"), data.get("end")
+        if inspector is not None and not inspector.role_grants.filter(role=Role.INSPECTOR).exists():
+            self.add_error("inspector", gettext("%(user)s 不是监督员：外包公司只登记监督员。") % {"user": inspector})
+        if start is not None and end is not None and end < start:
+            self.add_error(
+                "end", gettext("结束日期（%(end)s）早于开始日期（%(start)s）。") % {"end": end, "start": start}
+            )
+        if self.check_overlaps and not self.errors and inspector is not None and start is not None:
+            taken = _taken(inspector, start, end, {self.instance.pk} if self.instance.pk else set())
+            if taken is not None:
+                self.add_error("start", _overlap_problem(inspector, taken.contractor.name, taken.start, taken.end))
+        return data
+
+
+class InlineMembershipForm(MembershipAdminForm):
+    check_overlaps = False  # ContractorMembershipFormSet.clean checks the spans together
+
+
+class ContractorMembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        # The stored rows edited or deleted here are judged by what the forms say now.
+        ignored = {form.instance.pk for form in self.forms if form.instance.pk}
+        seen: list[tuple[User, dt.date, dt.date | None]] = []
+        for form in self.forms:
+            if self._should_delete_form(form) or form.errors:
+                continue
+            data = form.cleaned_data  # empty for an extra row left blank
+            inspector, start, end = data.get("inspector"), data.get("start"), data.get("end")
+            if inspector is None or start is None:
+                continue
+            taken = _taken(inspector, start, end, ignored)
+            if taken is not None:
+                problem = _overlap_problem(inspector, taken.contractor.name, taken.start, taken.end)
+            else:
+                here = next((s for s in seen if s[0] == inspector and _share_a_day(start, end, s[1], s[2])), None)
+                problem = None if here is None else _overlap_problem(inspector, self.instance.name, here[1], here[2])
+            if problem is not None:
+                form.add_error("start", problem)
+            else:
+                seen.append((inspector, start, end))
+
+
+class ContractorMembershipInline(admin.TabularInline):
+    model = ContractorMembership
+    form = InlineMembershipForm
+    formset = ContractorMembershipFormSet
+    fields = ["inspector", "start", "end"]
+    autocomplete_fields = ["inspector"]
+    ordering = ["start", "pk"]
+    extra = 1
+
+
+@admin.register(InspectionContractor)
+class InspectionContractorAdmin(admin.ModelAdmin):
+    form = ContractorAdminForm
+    list_display = ["code", "name", "contract_start", "contract_end", "active", "inspectors_now"]
+    list_display_links = ["code", "name"]
+    list_filter = ["active"]
+    search_fields = ["code", "name"]
+    inlines = [ContractorMembershipInline]
+
+    def get_queryset(self, request):
+        today = _today()
+        working = Q(memberships__start__lte=today) & (Q(memberships__end__isnull=True) | Q(memberships__end__gte=today))
+        return super().get_queryset(request).annotate(inspectors_now=Count("memberships", filter=working))
+
+    @admin.display(description=_("现有监督员"), ordering="inspectors_now")
+    def inspectors_now(self, obj: InspectionContractor) -> int:
+        return obj.inspectors_now
+
+
+@admin.register(ContractorMembership)
+class ContractorMembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
+    list_display = ["inspector", "contractor", "start", "end"]
+    list_display_links = ["inspector"]
+    list_filter = ["contractor"]
+    search_fields = ["inspector__username", "inspector__display_name", "contractor__code", "contractor__name"]
+    list_select_related = ["inspector", "contractor"]
+    autocomplete_fields = ["contractor", "inspector"]
+    ordering = ["contractor__code", "start", "pk"]
 
 
 # --------------------------------------------------------------------------- cases (read-only)

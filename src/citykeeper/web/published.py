@@ -9,6 +9,9 @@
 Only numbers: no case lists, no links into the console. Region and unit rankings only: a
 run of a post scheme (监督员, 受理员 …) ranks named staff members, which stays inside the
 console even when published.
+
+The page is in the reader's language (periods as "2026年10月" or "October 2026"); the
+bulletins stay Chinese documents.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from django.views.decorators.http import require_GET
 from citykeeper.domain.evaluation.counters import Subject
 from citykeeper.services.evaluation import period_of
 from citykeeper.store.models import EvaluationBulletin, EvaluationRun
-from citykeeper.web.console.evaluation import period_text, table
+from citykeeper.web.console.evaluation import LEVEL_LABELS, table
+from citykeeper.web.evaluation_labels import period_text
 
 PUBLIC_SUBJECTS = (Subject.GRID.value, Subject.UNIT.value)
-LEVEL_LABELS = {"grid": "单元网格", "community": "社区", "street": "街道", "district": "区县"}
 MAX_AGE = 300
 SHOWN = 200
 

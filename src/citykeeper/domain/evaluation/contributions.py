@@ -56,12 +56,11 @@ How the lead's definitions are read here, where they left a choice:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from citykeeper.domain.evaluation.counters import BY_NAME, PUBLIC_SOURCES, Subject
+from citykeeper.domain.evaluation.counters import COUNTERS, PUBLIC_SOURCES, Subject
 from citykeeper.domain.workflow import STATE_STAGE, TRANSITIONS, Action, Clock, State
 
 Key = tuple[str, date, str, int, int]  # (counter, local day, subject kind, subject id, key)
@@ -150,39 +149,41 @@ class _History:
     kinds: set[str] = field(default_factory=set)
 
 
-def _starts_instance(event: EventFacts) -> bool:
-    if event.kind == REPORT:
-        return True
-    try:
-        row = TRANSITIONS.get((State(event.from_state), Action(event.kind)))
-    except ValueError:
-        return False
-    return row is not None and row.clock == Clock.START and row.to in STATE_STAGE
+# (from state, action) of the moves that start a timed stage (clock ``start`` into a state
+# with a stage), and the stage of each state: plain strings, looked up once per event.
+_STARTING = frozenset(
+    (state.value, action.value)
+    for (state, action), row in TRANSITIONS.items()
+    if row.clock == Clock.START and row.to in STATE_STAGE
+)
+_STAGE_OF = {state.value: stage for state, stage in STATE_STAGE.items()}
+_DISPATCH, _APPROVE_RETURN = Action.DISPATCH.value, Action.APPROVE_RETURN.value
+_APPROVE_EXTENSION = Action.APPROVE_EXTENSION.value
 
 
 def _read(case: CaseFacts, events: Sequence[EventFacts], unit_ids: Mapping[str, int]) -> _History:
     history = _History(case)
+    steps, kinds = history.steps, history.kinds
     unit = 0
     current: _Instance | None = None
     for event in events:
         kind = event.kind
-        history.kinds.add(kind)
-        if kind == Action.DISPATCH:
+        kinds.add(kind)
+        if kind == _DISPATCH:
             unit = unit_ids.get(event.data.get("unit", ""), 0)
         ended = None
         if event.outcome is not None and current is not None:
             current.end, ended, current = event, current, None
-        history.steps.append(_Step(len(history.steps), event, unit, ended))
-        if kind == Action.APPROVE_RETURN:
+        steps.append(_Step(len(steps), event, unit, ended))
+        if kind == _APPROVE_RETURN:
             unit = 0
         elif kind == OVERDUE and current is not None:
             current.overdue_at = event.at
-        elif kind == Action.APPROVE_EXTENSION and current is not None and current.overdue_at is not None:
+        elif kind == _APPROVE_EXTENSION and current is not None and current.overdue_at is not None:
             still_past = event.deadline_at is not None and event.deadline_at <= event.at
             current.overdue_at = event.deadline_at if still_past else None
-        if _starts_instance(event):
-            stage = STATE_STAGE[State(event.to_state)]
-            current = _Instance(stage, event.to_state, unit)
+        if kind == REPORT or (event.from_state, kind) in _STARTING:  # a move that starts a timed stage
+            current = _Instance(_STAGE_OF[event.to_state], event.to_state, unit)
             history.instances.append(current)
     return history
 
@@ -311,20 +312,31 @@ STAGE_RULES: dict[str, StageRule] = {
 # ---------------------------------------------------------------- the whole case
 
 
+# counter → its subjects as (kind as stored, the Subject): read once, not per count.
+_CREDITED = {c.name: tuple((subject.value, subject) for subject in c.subjects) for c in COUNTERS}
+
+
 class _Sink:
+    __slots__ = ("_days", "case", "out", "tz")
+
     def __init__(self, case: CaseFacts, tz: tzinfo):
         self.case, self.tz = case, tz
-        self.out: Counter[Key] = Counter()
+        self.out: dict[Key, int] = {}
+        self._days: dict[datetime, date] = {}  # a case's events share few instants
 
     def add(self, counter: str, at: datetime, who: Mapping[Subject, int | None], value: int = 1) -> None:
-        day = at.astimezone(self.tz).date()
-        for subject in BY_NAME[counter].subjects:
-            if subject == Subject.GRID:
+        day = self._days.get(at)
+        if day is None:
+            day = self._days[at] = at.astimezone(self.tz).date()
+        out, key = self.out, self.case.key
+        for kind, subject in _CREDITED[counter]:
+            if subject is Subject.GRID:
                 subject_id = self.case.grid_id
             else:
-                subject_id = who.get(subject, who.get("post"))
+                subject_id = who[subject] if subject in who else who.get("post")
             if subject_id is not None:
-                self.out[(counter, day, subject.value, subject_id, self.case.key)] += value
+                entry = (counter, day, kind, subject_id, key)
+                out[entry] = out.get(entry, 0) + value
 
 
 def _event_counts(h: _History, sink: _Sink) -> None:

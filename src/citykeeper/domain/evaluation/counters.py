@@ -24,10 +24,22 @@ class Subject(StrEnum):
     OPERATOR = "operator"  # 受理员
     SHIFT_LEAD = "shift_lead"  # 值班长
     DISPATCHER = "dispatcher"  # 派遣员
+    CONTRACTOR = "contractor"  # 监督员外包公司: no counters of its own (``ROLLED_UP``)
 
 
 GRID, UNIT, INSP = Subject.GRID, Subject.UNIT, Subject.INSPECTOR
 OPER, LEAD, DISP = Subject.OPERATOR, Subject.SHIFT_LEAD, Subject.DISPATCHER
+
+# Subjects credited with nothing, scored on the sums of another kind's counters: an inspection
+# contractor on those of its inspectors (for the days each worked for it), as a street is
+# scored on its grids'. Its indicators are that kind's.
+ROLLED_UP: dict[Subject, Subject] = {Subject.CONTRACTOR: Subject.INSPECTOR}
+
+
+def counted_as(subject: Subject) -> Subject:
+    """The subject kind whose counters ``subject`` is scored on (itself, for most)."""
+    return ROLLED_UP.get(subject, subject)
+
 
 # Sources that count as 公众举报 (a report the inspectors did not make): the 漏报 of a grid.
 PUBLIC_SOURCES = frozenset({"citizen", "hotline", "web", "open311"})
@@ -182,7 +194,42 @@ COUNTERS: tuple[CounterDef, ...] = (
         "close",
         "sum over closed cases of close time − report time, in seconds",
     ),
+    # 抽查 (random re-verification, ``sampling``): kept with the sampled items, not with the
+    # cases' events, and counted once a result is recorded. A case is dated by the day it was
+    # closed, a patrol-area grid by the last day of the round's period.
+    _c(
+        "sample_cases",
+        "抽查案件数",
+        (UNIT,),
+        "sampling",
+        "closed cases drawn at random and re-checked on the spot, credited to the unit that closed them",
+    ),
+    _c("sample_passed", "抽查合格数", (UNIT,), "sampling", "sampled closed cases found really fixed (合格)"),
+    _c(
+        "sample_grids",
+        "抽查网格数",
+        (INSP,),
+        "sampling",
+        "patrol-area grids drawn at random and re-checked, credited to the inspector who patrols them",
+    ),
+    _c(
+        "sample_grids_missed",
+        "抽查漏报网格数",
+        (INSP,),
+        "sampling",
+        "sampled grids where the re-check found problems the inspector had not reported",
+    ),
+    _c(
+        "sample_missed",
+        "抽查发现漏报数",
+        (INSP,),
+        "sampling",
+        "problems the re-checks found in sampled grids that the inspector had not reported",
+    ),
 )
+
+# The counters kept by ``sampling``, never by a case's contributions.
+SAMPLE_COUNTERS = ("sample_cases", "sample_passed", "sample_grids", "sample_grids_missed", "sample_missed")
 
 BY_NAME: dict[str, CounterDef] = {c.name: c for c in COUNTERS}
 NAMES = tuple(BY_NAME)

@@ -23,7 +23,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from citykeeper.domain.errors import InvalidInput
-from citykeeper.domain.evaluation.counters import BY_NAME, COUNTERS, Subject
+from citykeeper.domain.evaluation.counters import BY_NAME, COUNTERS, Subject, counted_as
 
 GRID, UNIT, INSP = Subject.GRID, Subject.UNIT, Subject.INSPECTOR
 OPER, LEAD, DISP = Subject.OPERATOR, Subject.SHIFT_LEAD, Subject.DISPATCHER
@@ -76,6 +76,8 @@ _BAD_COUNTS = frozenset(
         "suspended",
         "urged",
         "reopened",
+        "sample_grids_missed",
+        "sample_missed",
     }
 )
 
@@ -266,6 +268,30 @@ _RATES = (
         "准确派遣率 = 准确派遣数 / 应派遣数 × 100%（准确派遣数 = 派遣数 − 回退数）",
         (DISP,),
     ),
+    # 抽查 (random re-verification): no standard formula; ours. Not in the default schemes (their
+    # weights are the standard's); a scheme version may score them.
+    _rate(
+        "sample_pass_rate",
+        "抽查合格率",
+        "sample_passed",
+        "sample_cases",
+        "good",
+        "抽查合格率 = 抽查合格数 / 抽查案件数 × 100%",
+        (UNIT,),
+        Source.INF,
+    ),
+    # A share of grids, not of problems: the problems a re-check finds have no denominator
+    # (what the inspector should have reported there is exactly what is unknown).
+    _rate(
+        "sample_miss_rate",
+        "抽查漏报率",
+        "sample_grids_missed",
+        "sample_grids",
+        "bad",
+        "抽查漏报率 = 抽查漏报网格数 / 抽查网格数 × 100%",
+        (INSP,),
+        Source.INF,
+    ),
 )
 
 _AVERAGES = (
@@ -296,7 +322,13 @@ DEFAULT_WEIGHTED = ("closure_rate", "on_time_closure_rate")
 
 
 def applicable(subject: Subject) -> tuple[Indicator, ...]:
-    return tuple(i for i in INDICATORS if subject in i.subjects)
+    """The indicators of a subject kind (a contractor's are its inspectors')."""
+    counted = counted_as(subject)
+    return tuple(i for i in INDICATORS if counted in i.subjects)
+
+
+def applies(ind: Indicator, subject: Subject) -> bool:
+    return counted_as(subject) in ind.subjects
 
 
 def indicator(code: str, *, field: str = "indicator") -> Indicator:

@@ -12,6 +12,10 @@ When an item's rate is ``None`` (nothing was due), its weight is spread over the
 items in proportion to their weights: the composite is Σ score × weight / Σ weight of the
 items that have a value. When no item has a value there is no composite, no grade, no rank.
 
+Manual adjustments (人工调整, ``Adjustment``) come last, in this order: an item's adjustment is
+added to its 分值, which is clamped to 0…100 again; the composite is summed; the composite's
+adjustments are added and it is clamped to 0…100; then it is rounded, graded and ranked.
+
 Schemes are versioned and fingerprinted (sha256 of the canonical JSON), so a published
 evaluation can prove which scheme produced it. ``DEFAULT_SCHEMES`` are research/standards.md
 §5 (GB/T 30428.4 lineage). People's version: docs/evaluation.md.
@@ -36,6 +40,7 @@ from citykeeper.domain.evaluation.indicators import (
     IndicatorValue,
     Kind,
     Sums,
+    applies,
     compute,
     round_half_up,
 )
@@ -143,7 +148,7 @@ class Scheme:
         ind = BY_CODE.get(code)
         if ind is None:
             raise InvalidInput(f"There is no indicator '{code}'.", field=where, indicator=code)
-        if self.subject not in ind.subjects:
+        if not applies(ind, self.subject):
             raise InvalidInput(
                 f"Indicator '{code}' ({ind.label}) does not apply to {self.subject.value} subjects.",
                 field=where,
@@ -438,6 +443,56 @@ DEFAULT_SCHEMES: dict[str, Scheme] = {
         ),
     )
 }
+# 监督员外包公司: an inspection contractor is scored as its inspectors are, on the sums of their
+# counters (the services roll them up); all contractors form one peer group.
+DEFAULT_SCHEMES["contractor"] = replace(
+    DEFAULT_SCHEMES["inspector"], code="contractor", subject=Subject.CONTRACTOR, label="监督员外包公司评价"
+)
+
+
+# -- manual adjustments (人工调整) --------------------------------------------------------------
+
+# The most an adjustment may add or take away, in points of the composite (or of one item's
+# 分值). Larger corrections belong in the cases or the scheme, where they are visible as such.
+MAX_ADJUSTMENT = Decimal(10)
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A manual adjustment of one subject's composite (``indicator`` "") or of one scored
+    item's 分值, in points, recorded with who and why by the services."""
+
+    id: int
+    points: Decimal
+    indicator: str = ""
+
+
+@dataclass(frozen=True)
+class AppliedAdjustment:
+    id: int
+    indicator: str
+    points: Decimal
+    applied: bool  # False: the item is not in the scheme or had no 分值, or there was no composite
+
+
+def check_adjustment(scheme: Scheme, points: object, indicator: str = "") -> Decimal:
+    """The points of an adjustment, refused unless a number of at most 2 decimals, not 0, within
+    ±``MAX_ADJUSTMENT``, of the composite or of an item the scheme scores."""
+    try:
+        value = Decimal(str(points).strip())
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        raise InvalidInput(f"Points must be a number with at most 2 decimals, not {points!r}.", field="points")
+    if value == 0 or abs(value) > MAX_ADJUSTMENT:
+        raise InvalidInput(
+            f"An adjustment is between −{MAX_ADJUSTMENT} and +{MAX_ADJUSTMENT} points and not 0, not {value}.",
+            field="points",
+            limit=MAX_ADJUSTMENT,
+        )
+    if indicator and indicator not in {i.indicator for i in scheme.items}:
+        raise InvalidInput(f"Scheme '{scheme.code}' does not score '{indicator}'.", field="indicator")
+    return value
 
 
 # -- scoring ----------------------------------------------------------------------------------
@@ -452,6 +507,7 @@ class ItemScore:
     score: Fraction | None  # 分值, 0…100; None when the rate is None
     effective_weight: Fraction | None  # percent, after spreading the weights of None items
     points: Fraction | None  # score × effective weight / 100: this item's share of the composite
+    adjustment: Fraction | None = None  # points added to the 分值 by hand (before clamping)
 
 
 @dataclass(frozen=True)
@@ -477,6 +533,8 @@ class SubjectResult:
     rank: int | None = None  # within the peer group; equal composites share a rank (1, 1, 3)
     group_size: int = 0  # ranked subjects in the peer group
     not_ranked: NotRanked | None = None
+    adjustments: tuple[AppliedAdjustment, ...] = ()
+    unadjusted: Decimal | None = None  # the composite before adjustments, when there are any
 
 
 @dataclass(frozen=True)
@@ -508,26 +566,41 @@ def grade(scheme: Scheme, composite: Decimal) -> str:
     return scheme.grades[-1][0]
 
 
-def _one(scheme: Scheme, sid: object, group: object, sums: Sums, grids: int) -> SubjectResult:
+def _one(
+    scheme: Scheme, sid: object, group: object, sums: Sums, grids: int, *, adjustments: tuple[Adjustment, ...] = ()
+) -> SubjectResult:
     values = compute(
         sums,
         subject=scheme.subject,
         multipliers=dict(scheme.multipliers),
         weighted=scheme.weighted_rates,
     )
+    by_item: dict[str, Fraction] = {}
+    for a in adjustments:
+        by_item[a.indicator] = by_item.get(a.indicator, Fraction(0)) + Fraction(a.points)
     raw = [(item, *_item_score(item, values[item.indicator], grids)) for item in scheme.items]
     present = sum((Fraction(item.weight) for item, _, s in raw if s is not None), Fraction(0))
     items = []
     composite_exact = Fraction(0)
-    for item, v, s in raw:
-        if s is None:
+    for item, v, plain in raw:
+        if plain is None:
             items.append(ItemScore(item.indicator, item.weight, item.method, v, None, None, None))
             continue
+        added = by_item.get(item.indicator)
+        s = plain if added is None else _clamp(plain + added)
         eff = Fraction(item.weight) * 100 / present
         pts = s * eff / 100
         composite_exact += pts
-        items.append(ItemScore(item.indicator, item.weight, item.method, v, s, eff, pts))
+        items.append(ItemScore(item.indicator, item.weight, item.method, v, s, eff, pts, added))
+    unadjusted = round_half_up(_unadjusted(raw, present)) if present and adjustments else None
+    if present and "" in by_item:
+        composite_exact = _clamp(composite_exact + by_item[""])
     composite = round_half_up(composite_exact) if present else None
+    scored = {i.indicator for i in items if i.score is not None}
+    applied = tuple(
+        AppliedAdjustment(a.id, a.indicator, a.points, bool(present) and (a.indicator == "" or a.indicator in scored))
+        for a in adjustments
+    )
     reason, not_ranked = None, None
     if composite is None:
         reason = "nothing was due for any scored indicator in the period"
@@ -550,7 +623,13 @@ def _one(scheme: Scheme, sid: object, group: object, sums: Sums, grids: int) -> 
         ranked=reason is None,
         reason=reason,
         not_ranked=not_ranked,
+        adjustments=applied,
+        unadjusted=unadjusted,
     )
+
+
+def _unadjusted(raw, present: Fraction) -> Fraction:
+    return sum((s * Fraction(item.weight) / present for item, _, s in raw if s is not None), Fraction(0))
 
 
 def score(
@@ -559,14 +638,17 @@ def score(
     groups: Mapping[object, object] | None = None,
     *,
     grids: Mapping[object, int] | None = None,
+    adjustments: Mapping[object, tuple[Adjustment, ...]] | None = None,
 ) -> Results:
     """Score every subject and rank the ranked ones within their peer group.
 
     ``subjects``: subject id → counter sums (``{counter: n}`` or ``{(counter, key): n}``).
     ``groups``: subject id → peer group (required for every subject unless the scheme's peer
     key is ``none``). ``grids``: subject id → number of unit grids, for per-grid bands.
+    ``adjustments``: subject id → its manual adjustments (others' are ignored).
     """
     scheme.validate()
+    adjustments = adjustments or {}
     groups = dict(groups or {})
     for sid in groups:
         if sid not in subjects:
@@ -594,7 +676,14 @@ def score(
                     subject=sid,
                 )
     scored = {
-        sid: _one(scheme, sid, groups.get(sid), sums, grids.get(sid, 1) if per_grid else 1)
+        sid: _one(
+            scheme,
+            sid,
+            groups.get(sid),
+            sums,
+            grids.get(sid, 1) if per_grid else 1,
+            adjustments=tuple(adjustments.get(sid, ())),
+        )
         for sid, sums in subjects.items()
     }
     ranked_by_group: dict[object, list[SubjectResult]] = {}

@@ -202,3 +202,207 @@ class EvaluationBulletin(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# ------------------------------------------------------------------ 抽查 (random re-verification)
+
+
+class SampleKind(models.TextChoices):
+    CASES = "cases", _("结案抽查")
+    PATROL = "patrol", _("巡查区域抽查")
+
+
+class SampleResult(models.TextChoices):
+    PENDING = "pending", _("待复核")
+    PASSED = "passed", _("合格")
+    FAILED = "failed", _("不合格")
+    MISSED = "missed", _("发现漏报")
+
+
+class SamplingRound(models.Model):
+    """One random draw (抽查) for one period: the seed, the rule and every candidate it was
+    drawn from, so anyone can draw again and get the same items (``domain.evaluation.sampling``).
+    Never changed once drawn; rounds of one kind may not overlap in time (no redrawing until
+    the sample suits)."""
+
+    kind = models.CharField(_("抽查类型"), max_length=8, choices=SampleKind.choices)
+    period_kind = models.CharField(_("周期类型"), max_length=8)
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    seed = models.CharField(_("随机种子"), max_length=64)
+    rule = models.JSONField(_("抽样规则"))  # {"share": "1/20", "minimum": 2}
+    # stratum (unit or inspector id, as text) → candidates (case numbers or grid codes)
+    population = models.JSONField(_("抽样总体"))
+    drawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("抽取人")
+    )
+    drawn_at = models.DateTimeField(_("抽取时间"))
+
+    class Meta:
+        db_table = "store_sampling_round"
+        verbose_name = _("抽查批次")
+        verbose_name_plural = _("抽查批次")
+        ordering = ["-period_start", "kind", "-drawn_at"]
+        # Two people drawing the same period at once: the second is refused here (its index also
+        # serves the overlap check).
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "period_start", "period_end"], name="sampling_round_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period_start}…{self.period_end}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("A sampling round cannot be changed once drawn.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("A sampling round cannot be deleted: its results feed the evaluation.")
+
+
+class SamplingItem(models.Model):
+    """One drawn case or grid, the unit or inspector it judges, and the result of checking it
+    (recorded once, with who, when and a note)."""
+
+    round = models.ForeignKey(SamplingRound, models.PROTECT, related_name="items", verbose_name=_("抽查批次"))
+    position = models.PositiveIntegerField(_("抽取顺序"))  # within its stratum, from 1
+    case = models.ForeignKey(
+        "store.Case", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("案件")
+    )
+    grid = models.ForeignKey(
+        "store.Area", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("网格")
+    )
+    unit = models.ForeignKey(
+        "store.Unit", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("责任单位")
+    )
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("监督员")
+    )
+    day = models.DateField(_("计入日期"))  # the case's closing day; for a grid, the period's last day
+    result = models.CharField(_("复核结果"), max_length=8, choices=SampleResult.choices, default=SampleResult.PENDING)
+    missed = models.PositiveIntegerField(_("发现漏报数"), default=0)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("复核人")
+    )
+    checked_at = models.DateTimeField(_("复核时间"), null=True, blank=True)
+    note = models.TextField(_("复核说明"), blank=True)
+
+    class Meta:
+        db_table = "store_sampling_item"
+        verbose_name = _("抽查项")
+        verbose_name_plural = _("抽查项")
+        ordering = ["round_id", "unit_id", "inspector_id", "position"]
+        indexes = [models.Index(fields=["day", "result"], name="sampling_item_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.round_id}/{self.position}: {self.result}"
+
+    def save(self, *args, **kwargs):
+        # A result is recorded once: the only change an item may see is from pending to a result.
+        if self.pk is not None:
+            stored = SamplingItem.objects.filter(pk=self.pk).values_list("result", flat=True).first()
+            if stored is not None and stored != SampleResult.PENDING:
+                raise AppendOnlyError("A recorded re-check result cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("A sampled item cannot be deleted.")
+
+
+# ------------------------------------------------------------------ inspection contractors
+
+
+class InspectionContractor(models.Model):
+    """A company the city contracts for inspection (监督员外包公司). Its inspectors work for it
+    over dated spans (``ContractorMembership``); it is evaluated on their counters."""
+
+    code = models.CharField(_("代码"), max_length=30, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    contract_start = models.DateField(_("合同开始"))
+    contract_end = models.DateField(_("合同结束"), null=True, blank=True)
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        db_table = "store_inspection_contractor"
+        verbose_name = _("监督员外包公司")
+        verbose_name_plural = _("监督员外包公司")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContractorMembership(models.Model):
+    """An inspector working for a contractor from ``start`` to ``end`` (inclusive; open-ended
+    while ``end`` is empty). An inspector works for one contractor at a time."""
+
+    contractor = models.ForeignKey(
+        InspectionContractor, models.PROTECT, related_name="memberships", verbose_name=_("外包公司")
+    )
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="contractor_memberships", verbose_name=_("监督员")
+    )
+    start = models.DateField(_("开始日期"))
+    end = models.DateField(_("结束日期"), null=True, blank=True)
+
+    class Meta:
+        db_table = "store_contractor_membership"
+        verbose_name = _("外包监督员")
+        verbose_name_plural = _("外包监督员")
+        ordering = ["contractor_id", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
+                name="contractor_membership_dates",
+            )
+        ]
+
+    def __str__(self) -> str:
+        # Read in admin titles and messages, one object at a time: names, not ids.
+        person = self.inspector.display_name or self.inspector.username
+        return f"{person} · {self.contractor.name} · {self.start}–{self.end or ''}"
+
+
+# ------------------------------------------------------------------ manual adjustments
+
+
+class EvaluationAdjustment(models.Model):
+    """A manual adjustment (人工调整) of one subject's composite (``indicator`` empty) or of one
+    scored item's 分值, for one scheme and period, with who and why. Append-only: withdrawing
+    one is a new row pointing at it (``withdraws``), with its own who and why."""
+
+    scheme_code = models.CharField(_("方案代码"), max_length=40)
+    period_kind = models.CharField(_("周期类型"), max_length=8)
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    level = models.CharField(_("区域层级"), max_length=10, blank=True)
+    subject_id = models.BigIntegerField(_("评价对象"))
+    indicator = models.CharField(_("指标"), max_length=40, blank=True)  # "": the composite
+    points = models.DecimalField(_("调整分值"), max_digits=5, decimal_places=2)
+    reason = models.TextField(_("调整理由"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("调整人")
+    )
+    created_at = models.DateTimeField(_("调整时间"))
+    withdraws = models.OneToOneField(
+        "self", models.PROTECT, null=True, blank=True, related_name="withdrawal", verbose_name=_("撤销的调整")
+    )
+
+    class Meta:
+        db_table = "store_evaluation_adjustment"
+        verbose_name = _("人工调整")
+        verbose_name_plural = _("人工调整")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["scheme_code", "period_start", "period_end"], name="evaluation_adjustment_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scheme_code} {self.period_start} {self.subject_id} {self.points:+}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("An adjustment cannot be changed: withdraw it and add another.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("An adjustment cannot be deleted: withdraw it.")

@@ -12,6 +12,8 @@ figure, runs and their publication, and the schemes with their history.
   ``runs/<id>/publish/`` freezes it under a snapshot id.
 - ``evaluation/schemes/``: the schemes in force and every version; ``schemes/<code>/edit/``
   saves a new version (weights, minimum volume, key-problem multipliers, a reason).
+- ``evaluation/flags/``: the anti-gaming flags (``web.console.flags``); the ranking marks a
+  flagged subject with a link to its flag (``flag_markers``).
 
 Live and stored results are shown by the same code: the live page renders
 ``services.evaluation.results_json`` of the evaluation, exactly what a run stores. The
@@ -38,16 +40,18 @@ from django.utils.translation import gettext_lazy
 from citykeeper.domain.errors import DomainError, InvalidInput, NotFound
 from citykeeper.domain.evaluation.counters import BY_NAME as COUNTER_BY_NAME
 from citykeeper.domain.evaluation.counters import Subject
+from citykeeper.domain.evaluation.flags import DETECTORS
 from citykeeper.domain.evaluation.indicators import BY_CODE, Kind, round_half_up
-from citykeeper.domain.evaluation.periods import Period, PeriodKind, parse, token
+from citykeeper.domain.evaluation.periods import Period, parse, token
 from citykeeper.domain.evaluation.scoring import DEFAULT_SCHEMES, Method
 from citykeeper.domain.workflow import Role
 from citykeeper.services import evaluation as service
+from citykeeper.services import flags as flag_service
 from citykeeper.services import queues
 from citykeeper.store.models import Case, Category, EvaluationRun, EvaluationScheme
 from citykeeper.web.console.dispatch import forbidden, has_role
 from citykeeper.web.console.queues import screens_for
-from citykeeper.web.evaluation_labels import counter_label, indicator_label
+from citykeeper.web.evaluation_labels import FLAG_WORDS, counter_label, indicator_label, period_text
 from citykeeper.web.evaluation_labels import label as domain_label
 
 VIEW_ROLES = frozenset({Role.EVALUATOR, Role.LEADER, Role.SHIFT_LEAD})
@@ -241,11 +245,6 @@ def reason_text(reason: str | None, not_ranked: dict | None = None) -> str:
     return reason
 
 
-def period_text(period: Period) -> str:
-    label = period.label()
-    return label if period.kind is PeriodKind.CUSTOM else f"{label}（{period.start} 至 {period.end}）"
-
-
 # ------------------------------------------------------------------ the ranking table
 
 
@@ -269,10 +268,32 @@ def columns(results: dict) -> list[dict]:
     ]
 
 
-def table(results: dict, query: dict, *, links: bool = True) -> dict:
+def flag_url(kind: str, subject_kind: str, subject_id: int, period: Period) -> str:
+    """The page of one flag (its numbers and its cases)."""
+    here = reverse("console-evaluation-flag", args=[kind, subject_kind, subject_id])
+    return f"{here}?{urlencode({'period': token(period)})}"
+
+
+def flag_markers(period: Period, subject_kind: str, level: str, now: dt.datetime) -> dict[int, list[dict]]:
+    """subject id → its flags of the period (detector, title, link), for the ranking's
+    markers. Only the detectors of the ranked subject kind run; regions carry the grids'
+    flags at the grid level only (a street is not a grid)."""
+    kinds = [k for k, d in DETECTORS.items() if subject_kind in d.subject_kinds]
+    if not kinds or (subject_kind == Subject.GRID.value and level != "grid"):
+        return {}
+    markers: dict[int, list[dict]] = defaultdict(list)
+    for f in flag_service.find_flags(period.start, period.end, now=now, kinds=kinds):
+        if f.subject_kind == subject_kind:
+            url = flag_url(f.kind, f.subject_kind, f.subject_id, period)
+            markers[f.subject_id].append({"kind": f.kind, "title": FLAG_WORDS[f.kind].title, "url": url})
+    return dict(markers)
+
+
+def table(results: dict, query: dict, *, links: bool = True, flags: dict[int, list[dict]] | None = None) -> dict:
     """The ranking as the templates show it: the ranked subjects per peer group (in rank
     order), then the unranked ones with the reason. ``query``: the drill-down's parameters
-    (period, scheme, level or run); ``links`` False for the public page."""
+    (period, scheme, level or run); ``links`` False for the public page; ``flags``: the
+    subjects' anti-gaming flags (``flag_markers``), shown as markers beside their names."""
     groups: dict[str, list[dict]] = {}
     unranked = []
     for subject in results["subjects"]:
@@ -305,6 +326,7 @@ def table(results: dict, query: dict, *, links: bool = True) -> dict:
             "month_on_month": change_text(subject.get("month_on_month")),
             "year_on_year": change_text(subject.get("year_on_year")),
             "reason": reason_text(subject["reason"], subject.get("not_ranked")),
+            "flags": (flags or {}).get(sid, []),
         }
         if subject["ranked"]:
             groups.setdefault(subject["group"], []).append(row)
@@ -328,9 +350,9 @@ def scheme_choices() -> list[tuple[str, str]]:
     return [(code, domain_label(scheme.label)) for code, scheme in DEFAULT_SCHEMES.items()]
 
 
-def shortcuts(today: dt.date, query: dict) -> list[tuple[str, str]]:
-    """Links to the usual periods: this and last week, month, quarter, year."""
-    here = reverse("console-evaluation")
+def shortcuts(today: dt.date, query: dict, page: str = "console-evaluation") -> list[tuple[str, str]]:
+    """Links to the usual periods (this and last week, month, quarter, year) on ``page``."""
+    here = reverse(page)
     this_quarter = Period.quarter(today.year, (today.month + 2) // 3)
     periods = (
         (_("上周"), Period.week_of(today).previous()),
@@ -405,7 +427,8 @@ def _ranking_page(request: HttpRequest, params, problem: str = "", status: int =
             "as_of": now,
             "query": query,
             "shortcuts": shortcuts(today, {k: v for k, v in query.items() if k != "period"}),
-            **table(results, query),
+            "flags_url": f"{reverse('console-evaluation-flags')}?{urlencode({'period': token(period)})}",
+            **table(results, query, flags=flag_markers(period, row.subject, level, now)),
         }
     )
     return render(request, "citykeeper/console/evaluation.html", context, status=status)
@@ -517,7 +540,7 @@ def cases(request: HttpRequest) -> HttpResponse:
             "period_label": period_text(period),
             "stored": stored,
             "frozen": stored is not None and stored.snapshot_id is not None,
-            "scheme_label": f"{results['scheme']['label']} v{results['scheme']['version']}",
+            "scheme_label": f"{domain_label(results['scheme']['label'])} v{results['scheme']['version']}",
             "query": query,
             "back_url": reverse("console-evaluation-run", args=[stored.pk])
             if stored
@@ -663,7 +686,12 @@ def _history(code: str) -> list[EvaluationScheme]:
     )
 
 
-def _run_page(request: HttpRequest, stored: EvaluationRun, problem: str = "", status: int = 200) -> HttpResponse:
+def _run_page(
+    request: HttpRequest, stored: EvaluationRun, problem: str = "", status: int = 200, adjusting: dict | None = None
+) -> HttpResponse:
+    # Imported here: the adjustments' module builds on this one.
+    from citykeeper.web.console.sampling import adjustment_context, sampling_links
+
     results = stored.results
     period = service.period_of(stored)
     return render(
@@ -684,6 +712,8 @@ def _run_page(request: HttpRequest, stored: EvaluationRun, problem: str = "", st
             "problem": problem,
             "live_url": f"{reverse('console-evaluation')}?{urlencode(_live_query(stored, period))}",
             **table(results, {"run": stored.pk}),
+            **adjustment_context(stored, request.user, adjusting),
+            "sampling_rounds": sampling_links(period),
         },
         status=status,
     )
@@ -730,8 +760,14 @@ def publish_refusal(exc: DomainError, stored: EvaluationRun) -> str:
             "start": stored.period_start,
             "end": stored.period_end,
         }
+    if exc.field == "run" and service.checksum(stored.results) != stored.checksum:
+        # The service refuses a stored row that no longer matches its own checksum too.
+        return _("这次评价结果的保存记录与它的校验值不一致，可能被改动过，不能公布。请重新评价，再公布新的结果。")
     if exc.field == "run":
-        return _("评价之后有案件发生变化，这次结果的数据已经过时。请重新评价，再公布新的结果。")
+        return _(
+            "这次评价之后，案件的办理情况、抽查复核结果或人工调整（新增或撤销）有了变化，"
+            "这次结果的数据已经过时。请重新评价，计算一次新的结果，再公布。"
+        )
     return _("公布未成功：%(detail)s") % {"detail": exc.message}
 
 

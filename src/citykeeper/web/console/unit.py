@@ -35,7 +35,7 @@ from citykeeper.services import evaluation, queues, unitstats
 from citykeeper.store.models import Case, Unit
 from citykeeper.web.console.evaluation import drill_url, figure_text, number_text, reason_text
 from citykeeper.web.console.queues import STAGE_LABELS, badge
-from citykeeper.web.evaluation_labels import indicator_label
+from citykeeper.web.evaluation_labels import indicator_label, period_label
 
 OVERDUE_ROWS = 50
 OVERSEERS = frozenset({Role.LEADER, Role.SHIFT_LEAD})
@@ -335,7 +335,7 @@ def standing(request: HttpRequest) -> HttpResponse:
     period = Period.month(year, month)
     result = evaluation.evaluate(period, "unit", now=now, comparisons=False)
     mine = result.results.subjects.get(unit.pk)
-    context = {"unit": unit, "period_label": period.label(), "subject": None}
+    context = {"unit": unit, "period_label": period_label(period), "subject": None}
     if mine is not None:
         query = {"period": token(period), "scheme": "unit"}
         values = {code: {"value": v.value, "display": v.display()} for code, v in mine.indicators.items()}
