@@ -479,9 +479,7 @@ def measure(n: int) -> list[dict]:
     ]
     queue_rows = len(checks)
     # The other console pages (not bound by the queue page's 300 ms, measured for the record).
-    longest = (
-        CaseEvent.objects.values("case__number").annotate(n=Count("pk")).order_by("-n", "case__number").first()
-    )
+    longest = CaseEvent.objects.values("case__number").annotate(n=Count("pk")).order_by("-n", "case__number").first()
     spot = Case.objects.filter(state="dispatched", lon__isnull=False).values("lon", "lat").order_by("pk").first()
     lon, lat = (spot["lon"], spot["lat"]) if spot else (117.18, 34.27)
     city_box = f"{lon - 0.35:.5f},{lat - 0.25:.5f},{lon + 0.35:.5f},{lat + 0.25:.5f}"
@@ -674,6 +672,7 @@ of events: their times say what the page costs, not what a million histories wou
 """
     ]
     for r in results:
+
         def lines(queue: bool, rows=r["rows"]) -> str:
             return "\n".join(
                 f"| {row['label']} | {row['n']} | {row['median']:.0f} | {row['p95']:.0f} | {row['queries']} "

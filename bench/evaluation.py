@@ -618,9 +618,16 @@ def phase_rebuild(args, now: dt.datetime) -> dict:
 
     done = counters.rebuild()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest one
     day_rows = EvaluationCounter.objects.filter(grain="day").count()
     month_rows = EvaluationCounter.objects.filter(grain="month").count()
-    return {**done, "peak_mb": round(peak_mb), "day_rows": day_rows, "month_rows": month_rows}
+    return {
+        **done,
+        "peak_mb": round(peak_mb),
+        "children_peak_mb": round(children_mb),
+        "day_rows": day_rows,
+        "month_rows": month_rows,
+    }
 
 
 def phase_evaluate(args, now: dt.datetime) -> dict:
@@ -726,7 +733,11 @@ def run_engine(engine: str, args, now: dt.datetime) -> dict:
 
     def phases(env: dict[str, str]) -> dict:
         result: dict = {}
+        if args.reuse_pg:  # loaded before (``--child load``): its figures from that run's output
+            result["load"] = json.loads(Path(args.load_json).read_text(encoding="utf-8").strip().splitlines()[-1])
         for phase in PHASES:
+            if phase in result:
+                continue
             command = [
                 sys.executable,
                 str(Path(__file__).resolve()),
@@ -748,6 +759,8 @@ def run_engine(engine: str, args, now: dt.datetime) -> dict:
     if engine == "sqlite":
         with tempfile.TemporaryDirectory() as var:
             return phases({**base_env, "CITYKEEPER_DB": "sqlite", "CITYKEEPER_VAR": var})
+    if args.reuse_pg:
+        return phases({**base_env, "CITYKEEPER_DB": "postgres", "CITYKEEPER_PG_NAME": args.reuse_pg})
     env = {**base_env, "CITYKEEPER_DB": "postgres", "CITYKEEPER_PG_NAME": PG_BENCH_DB}
     reset_postgres(env)
     try:
@@ -838,9 +851,12 @@ Loading them took {load["seconds"]:.0f} s.
 
 **Rebuild** of the whole log: **{rebuild["seconds"]:.0f} s** for
 {rebuild["cases"]:,} cases and {rebuild["events"]:,} events (the neutral kinds left out){year_note},
-{rebuild["day_rows"]:,} day rows and {rebuild["month_rows"]:,} month rows; peak memory of the
-process {rebuild["peak_mb"]:,} MB; {rebuild["late_rows"]} rows came late (none expected:
-ids follow report times).
+{rebuild["day_rows"]:,} day rows and {rebuild["month_rows"]:,} month rows, in {rebuild.get("processes", 1)}
+process(es) computing beside the one writing: {rebuild.get("rows_seconds", rebuild["seconds"]):.0f} s reading,
+computing and writing the rows, {rebuild.get("index_seconds", 0):.0f} s building the indexes again,
+{rebuild.get("commit_seconds", 0):.0f} s adding the {rebuild["late_rows"]:,} late rows (rows of cases counted
+on days another process owns) and committing; peak memory {rebuild["peak_mb"]:,} MB in the
+writing process, {rebuild.get("children_peak_mb", 0):,} MB in the largest computing one.
 
 **A month's evaluation** ({ev["month"]}), from the counters:
 
@@ -874,9 +890,18 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md for a smaller run too")
     parser.add_argument("--json", help="also save the raw results to this file")
     parser.add_argument("--from-json", help="do not run: write the section from results saved with --json")
+    parser.add_argument(
+        "--reuse-pg",
+        metavar="NAME",
+        help="PostgreSQL only: rebuild and evaluate the database NAME, loaded before with "
+        "`--child load --now ISO` (give the same --now, and that run's output as --load-json)",
+    )
+    parser.add_argument("--load-json", help="with --reuse-pg: the output of the load")
     parser.add_argument("--child", choices=list(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--now", help=argparse.SUPPRESS)
+    parser.add_argument("--now", help="the time the run is made at (default: now)")
     args = parser.parse_args()
+    if args.reuse_pg and (args.db != "postgres" or not args.load_json or not args.now):
+        parser.error("--reuse-pg needs --db postgres, --load-json and --now")
     if args.child:
         child(args)
         return 0
@@ -886,7 +911,7 @@ def main() -> int:
         results, minutes = saved["results"], saved["minutes"]
         args.months, args.per_month, args.write = saved["months"], saved["per_month"], True
     else:
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC).replace(microsecond=0)
         engines = ["postgres", "sqlite"] if args.db == "both" else [args.db]
         results = [run_engine(engine, args, now) for engine in engines]
         minutes = (time.perf_counter() - started) / 60

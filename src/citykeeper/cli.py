@@ -187,8 +187,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         done = rebuild()
         print(f"cases {done['cases']}, events {done['events']}, rows {done['rows']}, seconds {done['seconds']}")
         return 0
+    if getattr(args, "sampling_weights", False):
+        return _adopt_sampling_weights()
     if not args.period:
-        print("say what to do: --period 2026-10 (with --scheme, --level, --publish) or --rebuild", file=sys.stderr)
+        print(
+            "say what to do: --period 2026-10 (with --scheme, --level, --publish), --rebuild or --sampling-weights",
+            file=sys.stderr,
+        )
         return 2
     from django.utils import timezone
 
@@ -219,6 +224,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"run {stored.pk}, checksum {stored.checksum[:12]}"
         + (f", published as {stored.snapshot_id}" if stored.snapshot_id else "")
     )
+    return 0
+
+
+def _adopt_sampling_weights() -> int:
+    """Save the recommended scheme versions that score 抽查 (reason 加入抽查指标)."""
+    from django.utils import timezone
+
+    from citykeeper.domain.errors import DomainError
+    from citykeeper.services import sampling
+
+    try:
+        saved = sampling.adopt_weights(by=None, now=timezone.now())
+    except DomainError as exc:
+        print(f"refused ({exc.field}): {exc}", file=sys.stderr)
+        return 2
+    for row in saved:
+        weights = " · ".join(f"{i['indicator']} {i['weight']}" for i in row.definition["items"])
+        print(f"{row.code} v{row.version}: {weights}")
+    if not saved:
+        print("the unit, inspector and contractor schemes score 抽查 already")
     return 0
 
 
@@ -616,6 +641,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--level", default="street", help="regions: grid, community, street or district")
     p.add_argument("--publish", action="store_true", help="publish the run as a frozen snapshot")
     p.add_argument("--rebuild", action="store_true", help="recompute the day and month counters from the event log")
+    p.add_argument(
+        "--sampling-weights",
+        action="store_true",
+        help="save the recommended versions of the unit, inspector and contractor schemes that score 抽查",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample", help="抽查: draw a period's random re-verification sample")

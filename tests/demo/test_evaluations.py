@@ -35,3 +35,10 @@ def test_a_demo_spanning_october_publishes_every_scheme_for_october(db):
     units = runs.get(scheme__code="unit")
     assert any(s["ranked"] or s["reason"] for s in units.results["subjects"])
     assert sum(int(s["indicators"]["dispatched"]["value"]) for s in units.results["subjects"]) > 50
+    # The schemes 抽查 judges run with the recommended version 2, recorded with its reason.
+    sampled = {r.scheme.code: r.scheme for r in runs if r.scheme.version == 2}
+    assert set(sampled) == {"unit", "inspector", "contractor"}
+    assert {s.reason for s in sampled.values()} == {"加入抽查指标"}
+    inspectors = runs.get(scheme__code="inspector").results["subjects"]
+    assert "false_check_rate" in {item["indicator"] for item in inspectors[0]["items"]}
+    assert sum(int(s["indicators"]["sample_checked"]["value"]) for s in inspectors) > 0

@@ -1,7 +1,9 @@
-"""The monthly bulletin of a small October: its numbers are the evaluation's, the city's totals
-add up, the most overdue cases are listed per unit, the anti-gaming flags are printed with their
-subjects, numbers and cases (or said to be none), and both files open and say it in Chinese
-with the fonts inside; an empty month still makes a bulletin, a future one is refused."""
+"""The monthly bulletin of a small October: its numbers are the evaluation's (the contractors'
+ranking too), the city's totals add up, the most overdue cases are listed per unit, the 抽查
+rounds are counted with their cases found not fixed and grids with problems unreported, the
+anti-gaming flags are printed with their subjects, numbers and cases (or said to be none), and
+both files open and say it in Chinese with the fonts inside; an empty month still makes a
+bulletin, a future one is refused."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from citykeeper.reports import bulletin
 from citykeeper.services import cases as case_service
 from citykeeper.services import deadlines
 from citykeeper.services.cases import MoveInput
-from citykeeper.services.evaluation import evaluate
+from citykeeper.services.evaluation import add_contractor, assign_inspector, evaluate
+from citykeeper.services.sampling import draw as draw_sample
+from citykeeper.services.sampling import record_result
 from citykeeper.store.models import Category, FilingCondition
 from tests.factories import local, report_case
 from tests.services.test_flags import flagged_week
@@ -188,7 +192,8 @@ def test_the_footer_names_each_scheme_with_its_fingerprint_and_the_data_time(oct
     unit = evaluate(OCTOBER, "unit", now=NOW, comparisons=False).results
     assert f"unit v1 {unit.fingerprint[:12]}" in footer
     assert "数据截至 2026-11-21 09:00" in footer and "暂定" not in footer
-    assert len(october_bulletin.schemes) == 7
+    assert len(october_bulletin.schemes) == 8
+    assert f"contractor v1 {evaluate(OCTOBER, 'contractor', now=NOW).results.fingerprint[:12]}" in footer
 
 
 # ---------------------------------------------------------------- the files
@@ -227,7 +232,17 @@ def _text_without_a_font(path) -> list[int]:
 def test_the_workbook_has_a_sheet_per_section_the_rankings_and_native_charts(october_bulletin, tmp_path):
     path = bulletin.write_xlsx(october_bulletin, tmp_path / "b.xlsx")
     names, sheets, strings = _xlsx(path)
-    assert sheets == ["总体情况", "部门评价排名", "区域评价排名", "岗位评价", "异常模式提示", "问题分析", "超期案件"]
+    assert sheets == [
+        "总体情况",
+        "部门评价排名",
+        "区域评价排名",
+        "岗位评价",
+        "监督员外包公司排名",
+        "抽查情况",
+        "异常模式提示",
+        "问题分析",
+        "超期案件",
+    ]
     for text in ("月度通报", "2026年10月", "鼓楼区市政所", "云龙区环卫所", "鼓楼街道01", "暴露垃圾", "淮海路3号"):
         assert text in strings, text
     # Trend, category mix, top problems, most overdue units.
@@ -241,16 +256,107 @@ def test_the_pdf_embeds_its_fonts_and_reads_as_chinese(october_bulletin, tmp_pat
     assert data.count(b"/FontFile2") == 2  # Droid Sans Fallback and DejaVu Sans, subset
     assert _text_without_a_font(path) == []
     text = _pdf_text(path)
-    for words in ("月度通报", "一、总体情况", "七、超期案件", "鼓楼区市政所", "云龙区环卫所", "94.00", "淮海路3号"):
+    for words in ("月度通报", "一、总体情况", "九、超期案件", "鼓楼区市政所", "云龙区环卫所", "94.00", "淮海路3号"):
         assert words in text, words
-    # After the rankings (四、岗位评价), before 六、问题分析.
-    assert text.index("四、岗位评价") < text.index("五、异常模式提示") < text.index("六、问题分析")
-    assert "本期未发现异常模式" in text
+    # After the rankings (四、岗位评价, 五、监督员外包公司排名) and 六、抽查情况, before 八、问题分析.
+    order = ("四、岗位评价", "五、监督员外包公司排名", "六、抽查情况", "七、异常模式提示", "八、问题分析")
+    assert [text.index(words) for words in order] == sorted(text.index(words) for words in order)
+    assert "本期未发现异常模式" in text and "本期无参评外包公司" in text and "本期无抽查项" in text
 
 
 def test_both_files_are_written_into_one_folder(october_bulletin, tmp_path):
     written = bulletin.write_all(october_bulletin, tmp_path / "out")
     assert [p.name for p in written] == ["月度通报-2026-10.xlsx", "月度通报-2026-10.pdf"]
+
+
+# ---------------------------------------------------------------- contractors and 抽查
+
+
+@pytest.fixture
+def contracted(october, people):
+    """WB-01 employs inspector (who reported, checked and passed every case) all October; WB-02
+    employs inspector2, who did nothing."""
+    first = add_contractor("WB-01", "徐州城巡监督服务有限公司", contract_start=dt.date(2026, 1, 1))
+    second = add_contractor("WB-02", "江苏安城城市管理外包有限公司", contract_start=dt.date(2026, 1, 1))
+    assign_inspector(first, people.inspector, start=dt.date(2026, 10, 1))
+    assign_inspector(second, people.other_inspector, start=dt.date(2026, 10, 1))
+    return first, second
+
+
+def test_the_contractors_are_ranked_with_grades_as_the_contractor_scheme_scores_them(contracted, tmp_path):
+    first, second = contracted
+    made = bulletin.gather(OCTOBER, now=NOW)
+    evaluation = evaluate(OCTOBER, "contractor", now=NOW)
+    (group,) = made.contractors
+    assert group.columns == ("有效上报率", "漏报率", "按时核实率", "按时核查率")
+    assert [(r.subject_id, r.rank, r.grade) for r in group.ranked] == [(first.pk, 1, "A")]
+    # WB-01: 有效上报率 10/11 (one report rejected) → 90.91 × 40; 漏报率 0/10 → 100 × 20; nothing to
+    # verify (不适用); 按时核查率 7/7 → 100 × 20.  (3636.36 + 2000 + 2000) / 80 = 95.45.
+    assert group.ranked[0].composite == Decimal("95.45")
+    assert group.ranked[0].values == ("90.91%", "0.00%", "不适用", "100.00%")
+    # WB-02's inspector reported nothing: listed, not ranked, with the reason.
+    (idle,) = group.unranked
+    assert (idle.subject_id, idle.rank, idle.reason) == (second.pk, None, "上报数0件，低于参与排名的最低数量10件")
+    for row in (*group.ranked, *group.unranked):
+        result = evaluation.results.subjects[row.subject_id]
+        assert (row.composite, row.grade, row.parent) == (result.composite, result.grade, "")
+    _names, _sheets, strings = _xlsx(bulletin.write_xlsx(made, tmp_path / "b.xlsx"))
+    assert "徐州城巡监督服务有限公司" in strings and "外包公司（1个参与排名）" in strings
+    text = re.sub(r"\s+", "", _pdf_text(bulletin.write_pdf(made, tmp_path / "b.pdf")))  # cells wrap
+    section = text[text.index("五、监督员外包公司排名") : text.index("六、抽查情况")]
+    assert "徐州城巡监督服务有限公司" in section and "95.45" in section and "江苏安城城市管理外包有限公司" in section
+
+
+@pytest.fixture
+def sampled(october, people):
+    """October's two rounds. Closed cases, two per unit: 鼓楼区市政所's first not fixed, its
+    second fixed; 云龙区环卫所's first fixed, its second not yet re-checked. Patrol grids: the one
+    grid of each inspector, three problems found unreported in inspector's, none in inspector2's.
+    Returns the case found not fixed."""
+    cases = draw_sample(OCTOBER, "cases", by=people.leader, now=NOW, size=2)
+    items = list(cases.items.select_related("case", "unit").order_by("unit__code", "position"))
+    assert [i.unit.name for i in items] == ["鼓楼区市政所", "鼓楼区市政所", "云龙区环卫所", "云龙区环卫所"]
+    record_result(items[0].pk, "failed", by=people.leader, now=NOW, note="井盖仍缺失")
+    record_result(items[1].pk, "passed", by=people.leader, now=NOW)
+    record_result(items[2].pk, "passed", by=people.leader, now=NOW)
+    patrol = draw_sample(OCTOBER, "patrol", by=people.leader, now=NOW)
+    for item in patrol.items.all():
+        if item.inspector_id == people.inspector.pk:
+            record_result(item.pk, "missed", by=people.leader, now=NOW, missed=3, note="复查发现未上报的占道经营")
+        else:
+            record_result(item.pk, "passed", by=people.leader, now=NOW)
+    return items[0].case
+
+
+def test_the_sampling_section_counts_each_round_and_lists_what_the_rechecks_found(sampled, city, tmp_path):
+    made = bulletin.gather(OCTOBER, now=NOW)
+    rounds = made.sampling.rounds
+    assert [(r.kind, r.period, r.drawn, r.checked, r.passed, r.failed, r.missed, r.problems) for r in rounds] == [
+        ("结案抽查", "2026年10月", 4, 3, 2, 1, 0, 0),
+        ("巡查区域抽查", "2026年10月", 2, 2, 1, 0, 1, 3),
+    ]
+    assert [r.pass_rate() for r in rounds] == ["66.67%", "50.00%"]
+    # The case found not fixed names the inspector who passed its 核查 (every case's, here).
+    assert [(c.number, c.unit, c.inspector, c.note) for c in made.sampling.failed] == [
+        (sampled.number, "鼓楼区市政所", "inspector", "井盖仍缺失")
+    ]
+    assert [(g.grid, g.inspector, g.count) for g in made.sampling.missed] == [
+        (city.grid.code, "inspector", 3)  # the test grid is named by its code
+    ]
+    assert (made.sampling.failed_total, made.sampling.missed_total) == (1, 1)
+    _names, _sheets, strings = _xlsx(bulletin.write_xlsx(made, tmp_path / "b.xlsx"))
+    for words in ("结案抽查", "巡查区域抽查", "66.67%", sampled.number, "井盖仍缺失", "复查发现未上报的占道经营"):
+        assert words in strings, words
+    pdf = bulletin.write_pdf(made, tmp_path / "b.pdf")
+    assert _text_without_a_font(pdf) == []
+    text = re.sub(r"\s+", "", _pdf_text(pdf))
+    section = text[text.index("六、抽查情况") : text.index("七、异常模式提示")]
+    for words in ("结案抽查", "66.67%", "50.00%", sampled.number, "井盖仍缺失", city.grid.code, "核查通过的监督员"):
+        assert words in section, words
+
+
+def test_a_month_without_sampling_says_so_and_lists_nothing(october_bulletin):
+    assert (october_bulletin.sampling.rounds, october_bulletin.sampling.failed) == ([], [])
 
 
 # ---------------------------------------------------------------- anti-gaming flags
@@ -301,7 +407,7 @@ def test_both_files_print_the_flags_after_the_rankings(flagged_november, tmp_pat
     pdf = bulletin.write_pdf(november, tmp_path / "n.pdf")
     assert _text_without_a_font(pdf) == []
     text = re.sub(r"\s+", "", _pdf_text(pdf))  # the table wraps its cells
-    section = text[text.index("五、异常模式提示") : text.index("六、问题分析")]
+    section = text[text.index("七、异常模式提示") : text.index("八、问题分析")]
     for words in ("鼓楼区市政所（责任单位）", "延期占全市100%", "派遣占比33.33%", "patroller（监督员）", *first_cases):
         assert words in section, words
     assert "本期未发现异常模式" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import threading
 from collections import Counter
@@ -171,6 +172,45 @@ def test_a_case_with_an_old_report_time_and_a_new_id_still_counts_in_days_the_re
     assert {row[1] for row in kept if row[0] == "day"} >= both_days
 
 
+@pytest.mark.django_db(transaction=True)  # the other processes read committed rows only
+@pytest.mark.parametrize("late_through_copy", [False, True])
+def test_a_rebuild_in_three_processes_writes_the_same_rows_as_keeping_them_move_by_move(
+    city, people, monkeypatch, late_through_copy
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite rebuilds in one process: other processes cannot read its snapshot")
+    walk(city, people, seed=6, cases=24, steps=400)
+    imported = report_case(city, people, at=MONDAY_9AM - dt.timedelta(days=40), source="citizen")
+    close_case(city, people, imported, at=MONDAY_9AM - dt.timedelta(days=40, minutes=-5))
+    kept, kept_contributions, kept_subjects = counters.rows(), contributions_table(), counters.subject_rows()
+    if late_through_copy:  # few late rows go through _apply; many through a temporary table
+        monkeypatch.setattr(counters, "UPSERT_BATCH", 1)
+
+    done = counters.rebuild(processes=3, batch=4)
+
+    assert done["processes"] >= 2 and done["cases"] == 25  # fewer when two shares would start on one day
+    assert done["late_rows"] > 0  # the shares split days: their rows met at the end
+    assert counters.rows() == kept
+    assert contributions_table() == kept_contributions
+    assert counters.subject_rows() == kept_subjects
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_shares_of_a_rebuild_start_at_a_month_where_they_can_and_none_is_empty(city, people):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL rebuilds in several processes")
+    ids = [report_case(city, people, at=MONDAY_9AM + dt.timedelta(days=day)).pk for day in (0, 1, 2, 40, 41, 42)]
+    second_month = (MONDAY_9AM + dt.timedelta(days=40)).astimezone(counters._tz()).date().replace(day=1)
+
+    two = counters._shares(2)
+    many = counters._shares(12)
+
+    assert [share.cases[0] for share in two] == [ids[0], min(i for i in ids[3:])]
+    assert two[1].owns[0] == second_month and two[0].owns == (dt.date.min, second_month)
+    assert all(a.cases[1] == b.cases[0] and a.owns[1] == b.owns[0] for a, b in itertools.pairwise(many))
+    assert all(Case.objects.filter(pk__gte=lo, pk__lt=hi).exists() for lo, hi in (s.cases for s in many))
+
+
 def test_every_counter_adds_up_to_the_same_total_over_each_kind_of_subject(city, people):
     walk(city, people, seed=5, cases=20, steps=300)
     totals: dict[tuple[str, str], int] = Counter()
@@ -288,6 +328,23 @@ def test_reading_a_range_of_two_partial_months_and_a_whole_one_equals_the_sum_of
     assert got == dict(expected)
     assert got[("reported", "grid", city.grid.pk, 0)] == 3  # the 31st, the 15th (whole November) and the 1st
     assert counters.read(first, last, ["closed"], "unit") == {("closed", "unit", city.unit.pk, 0): 3}
+
+
+def test_reading_one_whole_month_equals_the_sum_of_its_days(city, people):
+    for day in (dt.date(2026, 9, 30), dt.date(2026, 10, 1), dt.date(2026, 10, 20), dt.date(2026, 11, 2)):
+        at = MONDAY_9AM.replace(year=day.year, month=day.month, day=day.day)
+        close_case(city, people, report_case(city, people, at=at), at=at)
+    first, last = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+    expected: dict[tuple, int] = Counter()
+    for counter, kind, subject, key, value in EvaluationCounter.objects.filter(
+        grain="day", period_start__gte=first, period_start__lte=last
+    ).values_list("counter", "subject_kind", "subject_id", "key", "value"):
+        expected[(counter, kind, subject, key)] += value
+    got = counters.read(first, last)
+    assert got == dict(expected)
+    assert got[("reported", "grid", city.grid.pk, 0)] == 2  # the 1st and the 20th
+    assert counters.read(first, last, ["closed"], "unit") == {("closed", "unit", city.unit.pk, 0): 2}
+    assert counters.read(first, last, [], "unit") == {}
 
 
 def test_the_range_is_split_into_whole_months_and_leftover_days():

@@ -506,3 +506,76 @@ def test_an_inspector_works_for_one_contractor_at_a_time(contractors, people):
     with pytest.raises(InvalidInput) as refused:
         add_contractor("WB-01", "重名公司", contract_start=dt.date(2026, 1, 1))
     assert refused.value.field == "code"
+
+
+@pytest.fixture
+def two_grids(city, people):
+    """A second grid beside the test grid in 鼓楼街道01's 第一社区 (一类, from 鼓楼区), and a grid
+    whose code merely starts with the test grid's; October: three cases filed in the test grid
+    (one disposed and closed), one in the second grid, and one reported in 云龙区's grid (二类)."""
+    from citykeeper.store.models import Area
+
+    second = Area.objects.create(code="320302001001002", name="第二网格", level="grid", parent=city.grid.parent)
+    lookalike = Area.objects.create(code="3203020010010010", name="相似网格", level="grid", parent=city.grid.parent)
+    for n, grid in enumerate([city.grid, city.grid, city.grid, second, city.other_grid]):
+        at = MONDAY + dt.timedelta(minutes=10 * n)
+        case = report_case(city, people, at=at, grid=grid)
+        if grid == city.other_grid:  # out of the first district's staff's scope: reported only
+            continue
+        case = _walk(
+            case,
+            [
+                (case_service.accept, people.operator, MoveInput()),
+                (case_service.file, people.shift_lead, MoveInput(condition=city.condition)),
+                (case_service.dispatch, people.dispatcher, MoveInput(unit=city.unit)),
+            ],
+            at,
+        )
+        if n == 0:
+            finished(city, people, case, people.handler, at + dt.timedelta(hours=1))
+    return second, lookalike
+
+
+def test_every_region_level_is_the_sum_of_its_grids_scored_at_grid_level(two_grids):
+    from fractions import Fraction
+
+    from citykeeper.store.models import Area
+
+    second, _lookalike = two_grids
+    paths = dict(Area.objects.values_list("pk", "path"))
+    for code in ("region-1", "region-2"):
+        grids = evaluate(OCTOBER, code, now=NOW, level="grid", comparisons=False).results.subjects
+        for level in ("community", "street", "district"):
+            regions = evaluate(OCTOBER, code, now=NOW, level=level, comparisons=False).results.subjects
+            assert regions, (code, level)
+            for sid, region in regions.items():
+                mine = [grids[g] for g in grids if paths[g].startswith(f"{paths[sid]}/")]
+                assert mine, (code, level, sid)
+                for name, figure in region.indicators.items():
+                    assert figure.numerator == sum(r.indicators[name].numerator for r in mine), (level, name)
+                    if figure.denominator is not None:
+                        assert figure.denominator == sum(r.indicators[name].denominator for r in mine), (level, name)
+    grids = evaluate(OCTOBER, "region-1", now=NOW, level="grid", comparisons=False).results.subjects
+    assert grids[second.pk].indicators["filed"].value == 1
+    # 第一社区 has three grids: 4 cases filed are 4/3 per grid, scored in the band "1–2" (90).
+    communities = evaluate(OCTOBER, "region-1", now=NOW, level="community", comparisons=False).results.subjects
+    (community,) = communities.values()
+    filed = next(item for item in community.items if item.indicator == "filed")
+    assert (filed.value, filed.score) == (Fraction(4, 3), 90)
+
+
+def test_an_inspectors_patrol_area_is_every_grid_at_or_below_it_and_no_lookalike(city, people, two_grids):
+    from citykeeper.domain.workflow import Role
+    from citykeeper.services.evaluation import patrol_grids
+    from tests.factories import make_user
+
+    second, lookalike = two_grids
+    at_grid = make_user("at-grid", Role.INSPECTOR, area=city.grid)
+    at_community = make_user("at-community", Role.INSPECTOR, area=city.grid.parent)
+    nowhere = make_user("nowhere", Role.INSPECTOR)
+    found = patrol_grids([at_grid.pk, at_community.pk, people.inspector.pk, nowhere.pk])
+    assert found == {
+        at_grid.pk: [city.grid.pk],
+        at_community.pk: [city.grid.pk, lookalike.pk, second.pk],  # in path order
+        people.inspector.pk: [city.grid.pk, lookalike.pk, second.pk],  # the whole district
+    }

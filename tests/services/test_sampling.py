@@ -1,7 +1,9 @@
 """抽查 (random re-verification) of a small October: drawing closed cases per unit and
 patrol-area grids per inspector, a draw anyone can repeat, the re-checks recorded once, bad
 requests refused with nothing stored, and the results in the evaluation: their indicators
-worked out by hand, frozen with a published run and listed by the drill-down."""
+worked out by hand, frozen with a published run and listed by the drill-down; a case found not
+fixed counted against the inspector who passed its 核查 (and that inspector's contractor); the
+recommended scheme versions that score 抽查."""
 
 from __future__ import annotations
 
@@ -13,11 +15,22 @@ import pytest
 from citykeeper.domain.errors import InvalidInput, NotFound
 from citykeeper.domain.evaluation.periods import Period
 from citykeeper.domain.evaluation.sampling import Rule, draw
+from citykeeper.services import cases as case_service
 from citykeeper.services import deadlines
-from citykeeper.services.evaluation import drilldown, evaluate, publish, run, save_scheme, scheme_row
+from citykeeper.services.cases import MoveInput
+from citykeeper.services.evaluation import (
+    add_contractor,
+    assign_inspector,
+    drilldown,
+    evaluate,
+    publish,
+    run,
+    save_scheme,
+    scheme_row,
+)
+from citykeeper.services.sampling import adopt_weights, record_result, verify
 from citykeeper.services.sampling import draw as draw_sample
-from citykeeper.services.sampling import record_result, verify
-from citykeeper.store.models import EvaluationRun, SamplingItem, SamplingRound
+from citykeeper.store.models import EvaluationRun, EvaluationScheme, SamplingItem, SamplingRound
 from citykeeper.store.querysets import AppendOnlyError
 from tests.factories import local
 from tests.services.test_evaluation import MONDAY, NOW, OCTOBER, dispatched, finished
@@ -250,3 +263,150 @@ def test_the_command_line_draws_and_prints_the_sample_with_its_seed(closed, city
     assert "refused (period): The cases sample of 2026-10-01…2026-10-31 was drawn already" in capsys.readouterr().err
     assert cmd_sample(_Args(period="2026-13", kind="patrol")) == 2
     assert SamplingRound.objects.count() == 1
+
+
+# ------------------------------------------------------------------ 核查失实: the inspector who passed the check
+
+
+def checked_by(city, people, at, inspector):
+    """A case of 鼓楼区市政所 disposed an hour after ``at``, its 核查 passed by ``inspector`` and
+    closed a few minutes later (all on ``at``'s day)."""
+    case = dispatched(city, people, city.unit, at)
+    steps = [
+        (case_service.dispose, people.handler, MoveInput(reason="已修复")),
+        (case_service.send_check, people.operator, MoveInput(assignee=inspector)),
+        (case_service.check_pass, inspector, MoveInput()),
+        (case_service.close, people.shift_lead, MoveInput()),
+    ]
+    for minutes, (verb, actor, data) in enumerate(steps):
+        when = at + dt.timedelta(hours=1, minutes=minutes)
+        case = verb(case.number, actor=actor, version=case.version, at=when, data=data)
+    return case.number
+
+
+@pytest.fixture
+def rechecked(city, people):
+    """October: 鼓楼区市政所 closes four cases on the 19th, the first two passed at 核查 by
+    inspector, the last two by inspector2. All four are drawn; the re-checks find the first
+    fixed (合格), the second and third not fixed (不合格); the fourth is still pending.
+    Returns the item of each case, in that order."""
+    checkers = [people.inspector, people.inspector, people.other_inspector, people.other_inspector]
+    numbers = [checked_by(city, people, MONDAY + dt.timedelta(minutes=10 * n), who) for n, who in enumerate(checkers)]
+    row = draw_sample(OCTOBER, "cases", by=people.leader, now=NOW, size=4)
+    items = {i.case.number: i for i in row.items.select_related("case")}
+    first, second, third, fourth = (items[n] for n in numbers)
+    for item, result in ((first, "passed"), (second, "failed"), (third, "failed")):
+        record_result(item.pk, result, by=people.leader, now=NOW, note="现场问题仍在" if result == "failed" else "")
+    return first, second, third, fourth
+
+
+def test_a_case_found_not_fixed_counts_against_the_inspector_who_passed_its_check_as_worked_out_by_hand(
+    rechecked, city, people
+):
+    first, second, third, _fourth = rechecked
+    adopt_weights(by=people.leader, now=NOW)
+    result = evaluate(OCTOBER, "inspector", now=NOW)
+    mine, other = result.results.subjects[people.inspector.pk], result.results.subjects[people.other_inspector.pk]
+    # inspector passed the first two (one not fixed); inspector2 the last two, one re-checked.
+    assert (mine.indicators["sample_checked"].value, mine.indicators["sample_checked_failed"].value) == (2, 1)
+    assert (other.indicators["sample_checked"].value, other.indicators["sample_checked_failed"].value) == (1, 1)
+    assert mine.indicators["false_check_rate"].display() == Decimal("50.00")
+    assert other.indicators["false_check_rate"].display() == Decimal("100.00")
+    # Scheme v2 (有效上报率 35 · 漏报率 15 · 按时核实率 15 · 按时核查率 15 · 抽查漏报率 10 · 核查失实率 10).
+    # inspector: 有效上报率 4/4 → 100 × 35; 漏报率 0/4 → 100 × 15; nothing to verify (不适用); 按时核查率
+    # 2/2 → 100 × 15; no patrol round (不适用); 核查失实率 1/2 → 50 × 10. (3500 + 1500 + 1500 + 500) / 75 = 93.33.
+    assert mine.composite == Decimal("93.33") and mine.grade == "A"
+    # inspector2 reported nothing: 漏报率 100 × 15; 按时核查率 100 × 15; 核查失实率 1/1 → 0 × 10. 3000 / 40 = 75.00.
+    assert other.composite == Decimal("75.00") and other.grade == "B"
+    # The unit's 抽查合格率 is what it was: 1 fixed of the 3 re-checked.
+    unit = evaluate(OCTOBER, "unit", now=NOW).results.subjects[city.unit.pk]
+    assert (unit.indicators["sample_passed"].value, unit.indicators["sample_cases"].value) == (1, 3)
+    drill = drilldown(OCTOBER, "inspector", people.inspector.pk, "false_check_rate", now=NOW)
+    assert sorted(e.number for e in drill.denominator) == sorted([first.case.number, second.case.number])
+    assert [(e.number, e.day) for e in drill.numerator] == [(second.case.number, dt.date(2026, 10, 19))]
+    drill = drilldown(OCTOBER, "inspector", people.other_inspector.pk, "false_check_rate", now=NOW)
+    assert [e.number for e in drill.denominator] == [e.number for e in drill.numerator] == [third.case.number]
+
+
+def test_a_contractor_answers_for_the_checks_its_inspectors_passed_while_they_worked_for_it(rechecked, people):
+    first, second, _third, _fourth = rechecked
+    contractor = add_contractor("WB-01", "城巡公司", contract_start=dt.date(2026, 1, 1))
+    assign_inspector(contractor, people.inspector, start=dt.date(2026, 10, 1))
+    # inspector2 left on the 18th, before the cases closed: their checks are not the contractor's.
+    assign_inspector(contractor, people.other_inspector, start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 18))
+    adopt_weights(by=people.leader, now=NOW)
+    company = evaluate(OCTOBER, "contractor", now=NOW).results.subjects[contractor.pk]
+    assert (company.indicators["sample_checked"].value, company.indicators["sample_checked_failed"].value) == (2, 1)
+    # Its sums are inspector's alone, so its composite is inspector's (above).
+    assert company.composite == Decimal("93.33")
+    drill = drilldown(OCTOBER, "contractor", contractor.pk, "false_check_rate", now=NOW)
+    assert sorted(e.number for e in drill.denominator) == sorted([first.case.number, second.case.number])
+    assert [e.number for e in drill.numerator] == [second.case.number]
+
+
+def test_a_check_result_recorded_after_the_run_stops_its_publication_and_the_published_run_keeps_the_cases(
+    rechecked, people
+):
+    _first, _second, third, fourth = rechecked
+    adopt_weights(by=people.leader, now=NOW)
+    stale = run(OCTOBER, "inspector", by=people.leader, now=NOW)
+    record_result(fourth.pk, "passed", by=people.leader, now=NOW)
+    with pytest.raises(InvalidInput) as refused:
+        publish(stale.pk, by=people.leader, now=NOW)
+    assert refused.value.field == "run"
+    fresh = publish(run(OCTOBER, "inspector", by=people.leader, now=NOW).pk, by=people.leader, now=NOW)
+    figures = next(s for s in fresh.results["subjects"] if s["id"] == people.other_inspector.pk)["indicators"]
+    assert (figures["sample_checked_failed"]["value"], figures["sample_checked"]["value"]) == ("1", "2")
+    assert figures["false_check_rate"]["display"] == "50.00"
+    frozen = drilldown(OCTOBER, "inspector", people.other_inspector.pk, "false_check_rate", now=NOW, run_id=fresh.pk)
+    assert sorted(e.number for e in frozen.denominator) == sorted([third.case.number, fourth.case.number])
+    assert [e.number for e in frozen.numerator] == [third.case.number]
+
+
+# ------------------------------------------------------------------ the scheme versions that score 抽查
+
+
+def test_the_recommended_sampling_weights_are_saved_once_as_new_versions_with_their_reason(city, people):
+    saved = adopt_weights(by=people.leader, now=NOW)
+    assert [(r.code, r.version, r.reason, r.created_by, r.created_at) for r in saved] == [
+        (code, 2, "加入抽查指标", people.leader, NOW) for code in ("unit", "inspector", "contractor")
+    ]
+    assert {i["indicator"]: i["weight"] for i in scheme_row("inspector").definition["items"]} == {
+        "valid_report_rate": "35",
+        "missed_report_rate": "15",
+        "verify_on_time_rate": "15",
+        "check_on_time_rate": "15",
+        "sample_miss_rate": "10",
+        "false_check_rate": "10",
+    }
+    # Version 1 stays on record with the standard's weights; adopting again changes nothing.
+    assert EvaluationScheme.objects.get(code="unit", version=1).reason.startswith("默认方案")
+    assert adopt_weights(by=people.leader, now=NOW) == []
+    assert EvaluationScheme.objects.filter(version__gt=2).count() == 0
+
+
+def test_the_sampling_weights_are_refused_over_a_scheme_changed_by_hand_and_nothing_is_saved(city, people):
+    definition = {**scheme_row("inspector").definition}
+    items = [dict(i) for i in definition["items"]]
+    items[0]["weight"], items[1]["weight"] = "50", "10"
+    save_scheme({**definition, "items": items}, by=people.leader, reason="侧重有效上报", at=NOW)
+    with pytest.raises(InvalidInput) as refused:
+        adopt_weights(by=people.leader, now=NOW)
+    assert refused.value.field == "items"
+    assert not EvaluationScheme.objects.filter(code__in=["unit", "contractor"], version=2).exists()
+
+
+def test_the_command_line_adopts_the_sampling_weights(city, capsys):
+    import argparse
+
+    from citykeeper.cli import cmd_evaluate
+
+    args = argparse.Namespace(rebuild=False, sampling_weights=True, period=None)
+    assert cmd_evaluate(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "unit v2: dispatched 10 · closure_rate 25 · on_time_disposal_rate 25 · rework_rate 25 · sample_pass_rate 15"
+    )
+    assert [line.split(":")[0] for line in out] == ["unit v2", "inspector v2", "contractor v2"]
+    assert cmd_evaluate(args) == 0
+    assert "score 抽查 already" in capsys.readouterr().out

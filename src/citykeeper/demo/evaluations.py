@@ -2,7 +2,8 @@
 the console's 综合评价, the public rankings and the bulletin have something to show.
 
 Before the runs: two inspection contractors (监督员外包公司) employ the district inspectors;
-the unit, inspector and contractor schemes get a version 2 that scores the 抽查 results; each
+the unit, inspector and contractor schemes get the recommended version 2 that scores the 抽查
+results (``sampling.adopt_weights``, reason "加入抽查指标", as a city would); each
 whole month has a 抽查 round of closed cases and one of patrol-area grids (seeded from the
 month, so the demo is the same every time), most of them re-checked; and the last month has
 one manual adjustment (人工调整).
@@ -59,35 +60,6 @@ CONTRACTORS = (
     ("WB-02", "江苏安城城市管理外包有限公司", (2,)),
 )
 
-# Version 2 of the schemes that score 抽查: (code, {indicator: weight}, the reason recorded).
-SAMPLING_WEIGHTS = (
-    (
-        "unit",
-        {"dispatched": 10, "closure_rate": 25, "on_time_disposal_rate": 25, "rework_rate": 25, "sample_pass_rate": 15},
-    ),
-    (
-        "inspector",
-        {
-            "valid_report_rate": 35,
-            "missed_report_rate": 15,
-            "verify_on_time_rate": 20,
-            "check_on_time_rate": 20,
-            "sample_miss_rate": 10,
-        },
-    ),
-    (
-        "contractor",
-        {
-            "valid_report_rate": 35,
-            "missed_report_rate": 15,
-            "verify_on_time_rate": 20,
-            "check_on_time_rate": 20,
-            "sample_miss_rate": 10,
-        },
-    ),
-)
-NEW_METHODS = {"sample_pass_rate": "rate", "sample_miss_rate": "bad_rate"}
-SAMPLING_REASON = "纳入抽查复核结果（抽查合格率、抽查漏报率），其余权重相应下调"
 ADJUSTMENT_REASON = "承担市级重大活动保障任务，经考评领导小组研究加 2 分"
 
 
@@ -103,25 +75,6 @@ def hire_inspectors(*, first: dt.date) -> int:
             evaluation.assign_inspector(contractor, inspector, start=first)
             assigned += 1
     return assigned
-
-
-def score_sampling(*, by: User | None, now: dt.datetime) -> None:
-    """Version 2 of the unit, inspector and contractor schemes, with the 抽查 rates."""
-    for code, weights in SAMPLING_WEIGHTS:
-        definition = dict(evaluation.scheme_row(code).definition)
-        items = {i["indicator"]: dict(i) for i in definition["items"]}
-        definition["items"] = [
-            {
-                **(
-                    items[indicator]
-                    if indicator in items
-                    else {"indicator": indicator, "method": NEW_METHODS[indicator]}
-                ),
-                "weight": str(weight),
-            }
-            for indicator, weight in weights.items()
-        ]
-        evaluation.save_scheme(definition, by=by, reason=SAMPLING_REASON, at=now)
 
 
 def _share(seed: str, item: SamplingItem) -> int:
@@ -172,7 +125,7 @@ def publish_months(*, first: dt.date, now: dt.datetime) -> list[str]:
     months = whole_months(first, timezone.localtime(now).date())
     hire_inspectors(first=first)
     if months:
-        score_sampling(by=by, now=now)
+        sampling.adopt_weights(by=by, now=now)
     for period in months:
         sample_month(period, by=by, now=now)
         if period == months[-1]:

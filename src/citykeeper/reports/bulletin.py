@@ -1,12 +1,14 @@
 """The monthly bulletin (月度通报) as Excel and PDF, in Chinese.
 
 ``gather`` collects everything the bulletin prints into a plain ``Bulletin``: the scores,
-grades and ranks come from ``services.evaluation.evaluate`` (units, 一类/二类 streets and the
-four posts), the city's totals and the trend from the grid counters, and the rest, which the
-counters do not hold, from a few read-only queries: the categories of the cases reported in
-the period and the cases now overdue at their units. The anti-gaming flags (异常模式提示) are
-``services.flags.find_flags`` of the period. ``write_xlsx`` and ``write_pdf`` only lay that out;
-neither computes a number.
+grades and ranks come from ``services.evaluation.evaluate`` (units, 一类/二类 streets, the
+four posts and the inspection contractors), the city's totals and the trend from the grid
+counters, and the rest, which the counters do not hold, from a few read-only queries: the
+categories of the cases reported in the period, the cases now overdue at their units and the
+抽查 items counted in the period (by round, the cases found not fixed with the inspector who
+passed their 核查, the grids where problems were found unreported). The anti-gaming flags
+(异常模式提示) are ``services.flags.find_flags`` of the period. ``write_xlsx`` and ``write_pdf``
+only lay that out; neither computes a number.
 
 The bulletin is a Chinese document whatever the reader's language, so its words are written
 here in Chinese (as the indicators' labels in ``domain.evaluation`` are), not translated.
@@ -29,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import xlsxwriter
-from django.db.models import Count, F, Window
+from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from fpdf import FPDF
@@ -40,12 +42,13 @@ from citykeeper.domain.evaluation.flags import Flag
 from citykeeper.domain.evaluation.flags import Kind as FlagKind
 from citykeeper.domain.evaluation.indicators import BY_CODE, IndicatorValue, Kind, compute, round_half_up
 from citykeeper.domain.evaluation.periods import Period, PeriodKind, token
+from citykeeper.domain.evaluation.sampling import Result, SampleKind
 from citykeeper.domain.evaluation.scoring import Scheme, SubjectResult
 from citykeeper.domain.workflow import State
-from citykeeper.services import counters
+from citykeeper.services import counters, sampling
 from citykeeper.services.evaluation import Evaluation, evaluate
 from citykeeper.services.flags import find_flags, subject_names
-from citykeeper.store.models import Area, Case, EvaluationBulletin, EvaluationRun
+from citykeeper.store.models import Area, Case, EvaluationBulletin, EvaluationRun, SamplingItem, SamplingRound, User
 
 # ------------------------------------------------------------------ what is printed
 
@@ -61,9 +64,11 @@ SECTIONS = (
     "二、部门评价排名",
     "三、区域评价排名",
     "四、岗位评价",
-    "五、异常模式提示",
-    "六、问题分析",
-    "七、超期案件",
+    "五、监督员外包公司排名",
+    "六、抽查情况",
+    "七、异常模式提示",
+    "八、问题分析",
+    "九、超期案件",
 )
 # 一、总体情况: the city's totals, from the grid counters (a case counts once, in its grid).
 SUMMARY_INDICATORS = (
@@ -84,6 +89,7 @@ TREND_PERIODS = 6
 REGION_SCHEMES = ("region-1", "region-2")
 REGION_LEVEL = "street"
 POST_SCHEMES = ("inspector", "operator", "shift_lead", "dispatcher")
+CONTRACTOR_SCHEME = "contractor"
 POST_SHOWN = 3  # best and worst of each post
 UNRANKED_SHOWN = 20
 TOP_PROBLEMS = 10
@@ -94,7 +100,17 @@ KIND_LABELS = {"component": "部件", "event": "事件"}
 NOT_APPLICABLE = "不适用"
 NO_CASES = "本期无上报案件。"
 PROVISIONAL = "暂定"
-# 五、异常模式提示: each detector's name, what the subject's figure is and what it is compared with.
+# 六、抽查情况: the rounds whose items count in the period, the cases found not fixed and the
+# grids with problems unreported (at most SAMPLE_LISTED of each, with the total).
+SAMPLE_KINDS = {SampleKind.CASES.value: "结案抽查", SampleKind.PATROL.value: "巡查区域抽查"}
+SAMPLE_LISTED = 50
+NO_SAMPLES = "本期无抽查项。"
+NO_CHECKER = "无（未经核查结案）"
+SAMPLE_NOTE = (
+    "抽查：考评人员按随机种子抽取已结案案件和监督员巡查区域内的网格，到现场复核。结案抽查不合格的案件，"
+    "计入结案单位的抽查合格率和核查通过该案件的监督员的核查失实率；发现漏报的网格计入其监督员的抽查漏报率。"
+)
+# 七、异常模式提示: each detector's name, what the subject's figure is and what it is compared with.
 FLAG_WORDS = {
     FlagKind.LAST_MINUTE_DISPOSAL: ("临近时限集中处置", "临近时限处置占比", "全市"),
     FlagKind.REPORTS_OFF_PATROL_AREA: ("上报点位偏离巡查区域", "巡查区域外上报占比", "全市"),
@@ -238,6 +254,52 @@ class FlagLine:
         return shown if self.total_cases <= len(self.cases) else f"{shown} 等{self.total_cases}件"
 
 
+@dataclass(frozen=True)
+class SampleRound:
+    """One 抽查 round: its items counted in the period and what their re-checks found."""
+
+    kind: str  # 结案抽查 / 巡查区域抽查
+    period: str  # the round's own period
+    drawn: int
+    checked: int
+    passed: int
+    failed: int  # closed cases not fixed (不合格)
+    missed: int  # grids with problems unreported (发现漏报)
+    problems: int  # the problems found unreported
+
+    def pass_rate(self) -> str:
+        return f"{_percent(self.passed, self.checked)}%" if self.checked else NOT_APPLICABLE
+
+
+@dataclass(frozen=True)
+class FailedCase:
+    """A sampled closed case found not fixed (不合格)."""
+
+    number: str
+    unit: str
+    inspector: str  # who passed its 核查 before the closing
+    note: str
+
+
+@dataclass(frozen=True)
+class MissedGrid:
+    """A sampled patrol-area grid where the re-check found problems the inspector had not reported."""
+
+    grid: str
+    inspector: str
+    count: int
+    note: str
+
+
+@dataclass
+class SamplingSection:
+    rounds: list[SampleRound] = field(default_factory=list)
+    failed: list[FailedCase] = field(default_factory=list)  # at most SAMPLE_LISTED
+    failed_total: int = 0
+    missed: list[MissedGrid] = field(default_factory=list)  # at most SAMPLE_LISTED
+    missed_total: int = 0
+
+
 @dataclass
 class Bulletin:
     period: Period
@@ -256,6 +318,8 @@ class Bulletin:
     overdue: list[UnitOverdue]
     schemes: list[SchemeStamp]
     flags: list[FlagLine] = field(default_factory=list)
+    contractors: list[Ranking] = field(default_factory=list)
+    sampling: SamplingSection = field(default_factory=SamplingSection)
 
     @property
     def period_label(self) -> str:
@@ -335,6 +399,7 @@ def gather(period: Period, *, now: dt.datetime) -> Bulletin:
     unit_eval = evaluate(period, "unit", now=now)
     region_evals = [evaluate(period, code, now=now, level=REGION_LEVEL) for code in REGION_SCHEMES]
     post_evals = [evaluate(period, code, now=now) for code in POST_SCHEMES]
+    contractor_eval = evaluate(period, CONTRACTOR_SCHEME, now=now)
     summary = _summary(period, totals)
     trend = _trend(period, totals)
     categories, problems = _problems(period)
@@ -355,8 +420,10 @@ def gather(period: Period, *, now: dt.datetime) -> Bulletin:
         categories=categories,
         problems=problems,
         overdue=_overdue(now),
-        schemes=[_stamp(e) for e in (unit_eval, *region_evals, *post_evals)],
+        schemes=[_stamp(e) for e in (unit_eval, *region_evals, *post_evals, contractor_eval)],
         flags=_flags(period, now),
+        contractors=_contractor_rankings(contractor_eval),
+        sampling=_sampling(period),
     )
 
 
@@ -465,6 +532,63 @@ def _flags(period: Period, now: dt.datetime) -> list[FlagLine]:
     return [_flag_line(f, names) for f in found]
 
 
+def _name(user: User | None) -> str:
+    return NO_CHECKER if user is None else (user.display_name or user.username)
+
+
+def _grid(area: Area) -> str:
+    return area.code if area.name in ("", area.code) else f"{area.code} {area.name}"
+
+
+def _sampling(period: Period) -> SamplingSection:
+    """The 抽查 items dated in the period (those its evaluation counts), by round; the cases
+    found not fixed, with the inspector who passed their 核查; the grids with problems found."""
+    items = SamplingItem.objects.filter(day__gte=period.start, day__lte=period.end)
+    by_round = {
+        row["round_id"]: row
+        for row in items.values("round_id")
+        .annotate(
+            drawn=Count("id"),
+            checked=Count("id", filter=~Q(result=Result.PENDING)),
+            passed=Count("id", filter=Q(result=Result.PASSED)),
+            failed=Count("id", filter=Q(result=Result.FAILED)),
+            grids_missed=Count("id", filter=Q(result=Result.MISSED)),
+            problems=Sum("missed"),
+        )
+        .order_by()
+    }
+    rounds = [
+        SampleRound(
+            kind=SAMPLE_KINDS.get(r.kind, r.kind),
+            period=sampling.period_of(r).label(),
+            drawn=by_round[r.pk]["drawn"],
+            checked=by_round[r.pk]["checked"],
+            passed=by_round[r.pk]["passed"],
+            failed=by_round[r.pk]["failed"],
+            missed=by_round[r.pk]["grids_missed"],
+            problems=by_round[r.pk]["problems"] or 0,
+        )
+        for r in SamplingRound.objects.filter(pk__in=list(by_round)).order_by("period_start", "kind", "pk")
+    ]
+    failed_rows = sorted(
+        items.filter(result=Result.FAILED).values_list("case_id", "day", "case__number", "unit__name", "note"),
+        key=lambda r: (r[3] or "", r[2]),
+    )
+    checkers = sampling.checkers((case_id, day) for case_id, day, *_ in failed_rows)
+    people = User.objects.in_bulk({i for i in checkers.values() if i})
+    missed = items.filter(result=Result.MISSED).select_related("grid", "inspector").order_by("-missed", "grid__code")
+    return SamplingSection(
+        rounds=rounds,
+        failed=[
+            FailedCase(number, unit or "", _name(people.get(checkers[(case_id, day)])), note)
+            for case_id, day, number, unit, note in failed_rows[:SAMPLE_LISTED]
+        ],
+        failed_total=len(failed_rows),
+        missed=[MissedGrid(_grid(i.grid), _name(i.inspector), i.missed, i.note) for i in missed[:SAMPLE_LISTED]],
+        missed_total=missed.count(),
+    )
+
+
 def _overdue(now: dt.datetime) -> list[UnitOverdue]:
     """The cases now past their disposal deadline, worst first, a few per unit: one query
     (a window numbers each unit's cases; the database keeps the first few)."""
@@ -557,6 +681,15 @@ def _rankings(e: Evaluation) -> list[Ranking]:
     return sorted(groups.values(), key=lambda g: g.title)
 
 
+def _contractor_rankings(e: Evaluation) -> list[Ranking]:
+    """The contractors' ranking (one peer group): named by name alone, without a "所属" column."""
+    rankings = _rankings(e)
+    for ranking in rankings:
+        ranking.ranked = [replace(r, parent="") for r in ranking.ranked]
+        ranking.unranked = [replace(r, parent="") for r in ranking.unranked]
+    return rankings
+
+
 def _post(e: Evaluation) -> PostRanking:
     rows = [_row(e, r) for r in e.results.subjects.values()]
     ranked = sorted((r for r in rows if r.rank is not None), key=lambda r: (r.rank, r.name))
@@ -623,6 +756,41 @@ def _flag_rows(b: Bulletin) -> list[list[str]]:
     return [[f.title, f.subject, f.explanation, f.figure, f.cases_text()] for f in b.flags]
 
 
+SAMPLE_ROUND_HEAD = ["抽查类型", "抽查周期", "抽取", "已复核", "合格", "不合格", "发现漏报", "漏报问题数", "合格率"]
+FAILED_HEAD = ["案卷号", "责任单位", "核查通过的监督员", "复核说明"]
+MISSED_HEAD = ["网格", "监督员", "漏报问题数", "复核说明"]
+
+
+def _round_rows(b: Bulletin) -> list[list]:
+    return [
+        [r.kind, r.period, r.drawn, r.checked, r.passed, r.failed, r.missed, r.problems, r.pass_rate()]
+        for r in b.sampling.rounds
+    ]
+
+
+def _sample_parts(b: Bulletin) -> list[tuple[str, list[str], list[list], str]]:
+    """(heading, table head, rows, what to say when there are none) of 六、抽查情况's lists."""
+    s = b.sampling
+
+    def more(total: int, shown: int) -> str:
+        return f"（共{total}项，列出{shown}项）" if total > shown else ""
+
+    return [
+        (
+            f"（二）结案抽查不合格案件{more(s.failed_total, len(s.failed))}",
+            FAILED_HEAD,
+            [[c.number, c.unit, c.inspector, c.note] for c in s.failed],
+            "本期结案抽查未发现不合格案件。",
+        ),
+        (
+            f"（三）巡查区域抽查发现漏报的网格{more(s.missed_total, len(s.missed))}",
+            MISSED_HEAD,
+            [[g.grid, g.inspector, g.count, g.note] for g in s.missed],
+            "本期巡查区域抽查未发现漏报。",
+        ),
+    ]
+
+
 # ------------------------------------------------------------------ Excel
 
 
@@ -657,9 +825,11 @@ class _Xlsx:
             ws.write(row, 0, label, self.heading)
             row = self.rankings(ws, row + 1, rankings, empty="本期无参评街道。")
         self.posts(self.sheet(SECTIONS[3]))
-        self.flags(self.sheet(SECTIONS[4]))
-        self.problems(self.sheet(SECTIONS[5]))
-        self.overdue(self.sheet(SECTIONS[6]))
+        self.rankings(self.sheet(SECTIONS[4]), 2, b.contractors, empty="本期无参评外包公司。")
+        self.sampling(self.sheet(SECTIONS[5]))
+        self.flags(self.sheet(SECTIONS[6]))
+        self.problems(self.sheet(SECTIONS[7]))
+        self.overdue(self.sheet(SECTIONS[8]))
 
     def sheet(self, section: str):
         ws = self.book.add_worksheet(section.split("、", 1)[1])
@@ -728,6 +898,22 @@ class _Xlsx:
             if not post.evaluated:
                 ws.write(row, 0, "本期无参评人员。", self.note)
                 row += 2
+
+    def sampling(self, ws) -> None:
+        b = self.b
+        if not b.sampling.rounds:
+            ws.write(2, 0, NO_SAMPLES, self.note)
+            return
+        ws.write(2, 0, SAMPLE_NOTE, self.note)
+        ws.write(4, 0, "（一）抽查批次", self.heading)
+        row = self.table(ws, 5, SAMPLE_ROUND_HEAD, _round_rows(b))
+        for title, head, body, empty in _sample_parts(b):
+            ws.write(row, 0, title, self.heading)
+            if body:
+                row = self.table(ws, row + 1, head, body)
+            else:
+                ws.write(row + 1, 0, empty, self.note)
+                row += 3
 
     def flags(self, ws) -> None:
         if not self.b.flags:
@@ -1030,6 +1216,8 @@ class _Pdf(FPDF):
             self.heading(label, size=11)
             self.rankings(None, rankings, "本期无参评街道。")
         self.posts()
+        self.rankings(SECTIONS[4], b.contractors, "本期无参评外包公司。")
+        self.sampling()
         self.flags()
         self.problems()
         self.overdue()
@@ -1076,9 +1264,25 @@ class _Pdf(FPDF):
                 self.para(f"未参与排名{more}：", size=8)
                 self.grid(*_ranking_table(post, post.unranked, ranked=False), size=7)
 
+    def sampling(self) -> None:
+        b = self.bulletin
+        self.heading(SECTIONS[5])
+        if not b.sampling.rounds:
+            self.para(NO_SAMPLES, size=9)
+            return
+        self.para(SAMPLE_NOTE, size=9)
+        self.para("（一）抽查批次", size=10)
+        self.grid(SAMPLE_ROUND_HEAD, _round_rows(b), widths=(1.8, 1.8, 1, 1.1, 1, 1.1, 1.3, 1.4, 1.3), size=7.5)
+        for title, head, body, empty in _sample_parts(b):
+            self.para(title, size=10)
+            if body:
+                self.grid(head, body, widths=(2.2, 2.4, 2.2, 4) if head is FAILED_HEAD else (3.4, 2, 1.4, 4), size=7.5)
+            else:
+                self.para(empty, size=9)
+
     def flags(self) -> None:
         b = self.bulletin
-        self.heading(SECTIONS[4])
+        self.heading(SECTIONS[6])
         if not b.flags:
             self.para(NO_FLAGS, size=9)
             return
@@ -1087,7 +1291,7 @@ class _Pdf(FPDF):
 
     def problems(self) -> None:
         b = self.bulletin
-        self.heading(SECTIONS[5], keep=80)  # the trend chart comes first
+        self.heading(SECTIONS[7], keep=80)  # the trend chart comes first
         self.trend_chart(b.trend)
         if b.no_cases:
             self.para(f"问题类别构成、高发问题：{NO_CASES}")
@@ -1105,7 +1309,7 @@ class _Pdf(FPDF):
 
     def overdue(self) -> None:
         b = self.bulletin
-        self.heading(SECTIONS[6])
+        self.heading(SECTIONS[8])
         self.para(
             f"截至{stamp(b.as_of)}超过处置时限仍未处置的案件，每个单位列出超期最久的{OVERDUE_PER_UNIT}件。", size=9
         )

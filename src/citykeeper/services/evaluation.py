@@ -211,14 +211,15 @@ def evaluate_with(
     others = (("month_on_month", period.previous()), ("year_on_year", period.year_ago())) if comparisons else ()
     read = read or live_reader(min(p.start for p in (period, *(o for _, o in others))), period.end)
     by_hand = _adjustment_rows(scheme.code, [period, *(o for _, o in others)])
-    sums, subjects, grids = _gather(scheme, period, level, read)
+    known: dict = {}  # who the subjects are and where their grids lie: read once for all the periods
+    sums, subjects, grids = _gather(scheme, period, level, read, known)
     groups = {sid: info.group for sid, info in subjects.items()}
     mine = by_hand.get((period.start, period.end), [])
     results = score(scheme, sums, groups, grids=grids or None, adjustments=_applying(mine, sums))
     evaluation = Evaluation(period, scheme, level, results, subjects, now, period.provisional(today))
     evaluation.adjustments = [_adjustment_json(a, subjects, results) for a in mine if a.subject_id in sums]
     for attr, other in others:
-        before, _, before_grids = _gather(scheme, other, level, read)
+        before, _, before_grids = _gather(scheme, other, level, read, known)
         # The same subjects as now (a contractor may not have been under contract then).
         before = {sid: before.get(sid, {}) for sid in sums}
         then = _applying(by_hand.get((other.start, other.end), []), before)
@@ -265,26 +266,31 @@ def _counter_sums(a, b, **kw):
 # ------------------------------------------------------------------ subjects
 
 
-def _gather(scheme: Scheme, period: Period, level: str, read: Reader):
-    """(sums per subject, subject info, grid counts per region) for one scheme and period."""
+def _gather(scheme: Scheme, period: Period, level: str, read: Reader, known: dict | None = None):
+    """(sums per subject, subject info, grid counts per region) for one scheme and period.
+    ``known``: what does not depend on the period (the subjects, the regions' grids, the
+    patrol areas), kept there for the next period of the same evaluation."""
+    known = {} if known is None else known
     if scheme.subject is Subject.GRID:
-        return _regions(scheme, period, level, read)
+        if "regions" not in known:
+            known["regions"] = _region_layout(scheme, level)
+        return _regions(known["regions"], period, read)
     if scheme.subject is Subject.CONTRACTOR:
         return _contractor_sums(period, read)
     kind = scheme.subject.value
     found = read(period.start, period.end, subject_kind=kind)
-    sums: dict[int, dict[tuple[str, int], int]] = {}
-    if scheme.subject is Subject.UNIT:
-        subjects = _units()
-    else:
-        subjects = _people(scheme.subject)
-    for sid in subjects:
-        sums[sid] = {}
+    if "subjects" not in known:
+        known["subjects"] = _units() if scheme.subject is Subject.UNIT else _people(scheme.subject)
+    subjects = known["subjects"]
+    sums: dict[int, dict[tuple[str, int], int]] = {sid: {} for sid in subjects}
     for (counter, _kind, sid, key), value in found.items():
-        if sid in sums:
-            sums[sid][(counter, key)] = sums[sid].get((counter, key), 0) + value
+        bucket = sums.get(sid)
+        if bucket is not None:
+            bucket[(counter, key)] = bucket.get((counter, key), 0) + value
     if scheme.subject is Subject.INSPECTOR:
-        _patrol_area_misses(period, sums, read)
+        if "patrol" not in known:
+            known["patrol"] = patrol_grids(sums)
+        _patrol_area_misses(period, sums, read, known["patrol"])
     return sums, subjects, {}
 
 
@@ -299,41 +305,46 @@ def _units() -> dict[int, SubjectInfo]:
 def _people(post: Subject) -> dict[int, SubjectInfo]:
     grants = (
         RoleGrant.objects.filter(role=post.value, user__is_active=True)
-        .select_related("user", "user__scope_area")
         .order_by("user__username")
+        .values_list("user_id", "user__display_name", "user__username", "user__scope_area__name")
     )
-    out = {}
-    for grant in grants:
-        user = grant.user
-        place = user.scope_area.name if user.scope_area_id else ""
-        out[user.pk] = SubjectInfo(user.pk, user.display_name or user.username, "全市", place)
-    return out
+    return {
+        pk: SubjectInfo(pk, display_name or username, "全市", place or "")
+        for pk, display_name, username, place in grants
+    }
 
 
 PATROL_AREA_COUNTERS = ("missed", "filed")
 
 
 def patrol_grids(user_ids) -> dict[int, list[int]]:
-    """Each inspector's patrol-area grids (``User.scope_area`` and below)."""
-    paths = dict(Area.objects.filter(level="grid").values_list("pk", "path"))
+    """Each inspector's patrol-area grids (``User.scope_area`` and below), in path order."""
     scopes = dict(
         User.objects.filter(pk__in=list(user_ids), scope_area__isnull=False).values_list("pk", "scope_area__path")
     )
-    return {
-        user_id: [g for g, path in paths.items() if path == scope or path.startswith(f"{scope}/")]
-        for user_id, scope in scopes.items()
-    }
+    wanted = set(scopes.values())
+    below: dict[str, list[int]] = defaultdict(list)
+    for grid, grid_path in Area.objects.filter(level="grid").values_list("pk", "path"):
+        path = grid_path
+        while path:  # the grid itself and each of its ancestors
+            if path in wanted:
+                below[path].append(grid)
+            path = path.rpartition("/")[0]
+    return {user_id: list(below.get(scope, ())) for user_id, scope in scopes.items()}
 
 
-def _patrol_area_misses(period: Period, sums: dict[int, dict[tuple[str, int], int]], read: Reader) -> None:
+def _patrol_area_misses(
+    period: Period, sums: dict[int, dict[tuple[str, int], int]], read: Reader, patrol: dict[int, list[int]]
+) -> None:
     """An inspector's 漏报数 and 立案数 for 漏报率: those of the grids of their patrol area."""
     grid_counts = read(period.start, period.end, counters=PATROL_AREA_COUNTERS, subject_kind="grid")
-    by_grid: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_counter: dict[str, dict[int, int]] = {counter: defaultdict(int) for counter in PATROL_AREA_COUNTERS}
     for (counter, _kind, grid_id, _key), value in grid_counts.items():
-        by_grid[grid_id][counter] += value
-    for user_id, inside in patrol_grids(sums).items():
-        for counter in PATROL_AREA_COUNTERS:
-            total = sum(by_grid[g][counter] for g in inside if g in by_grid)
+        if counter in by_counter:
+            by_counter[counter][grid_id] += value
+    for user_id, inside in patrol.items():
+        for counter, by_grid in by_counter.items():
+            total = sum(map(by_grid.__getitem__, inside))  # 0 for a grid without any
             if total:
                 sums[user_id][(counter, 0)] = total
 
@@ -419,49 +430,72 @@ def _contractor_sums(period: Period, read: Reader):
     return sums, contracts.subjects, {}
 
 
-def _region_class(area: Area, by_path: dict[str, Area]) -> str:
-    """一类 ("1") or 二类 ("2"): the area's own class, else its nearest ancestor's."""
-    path = area.path
-    while path:
-        cls = by_path[path].area_class if path in by_path else ""
-        if cls:
-            return REGION_CLASS_OF_AREA_CLASS.get(cls, DEFAULT_REGION_CLASS)
-        path = path.rpartition("/")[0]
-    return DEFAULT_REGION_CLASS
+def _region_classes(classes: dict[str, str]) -> dict[str, str]:
+    """path → 一类 ("1") or 二类 ("2") for each area path (and its ancestors): the area's own
+    class, else its nearest ancestor's."""
+    out: dict[str, str] = {}
+
+    def of(path: str) -> str:
+        if not path:
+            return DEFAULT_REGION_CLASS
+        found = out.get(path)
+        if found is None:
+            own = classes.get(path, "")
+            found = REGION_CLASS_OF_AREA_CLASS.get(own, DEFAULT_REGION_CLASS) if own else of(path.rpartition("/")[0])
+            out[path] = found
+        return found
+
+    for path in classes:
+        of(path)
+    return out
 
 
-def _regions(scheme: Scheme, period: Period, level: str, read: Reader):
-    areas = list(Area.objects.only("pk", "code", "name", "level", "path", "area_class", "parent_id"))
-    by_path = {a.path: a for a in areas}
-    by_id = {a.pk: a for a in areas}
+@dataclass
+class _RegionLayout:
+    """The regions of one level and class that have unit grids, and the grids of each."""
+
+    subjects: dict[int, SubjectInfo]  # in path order
+    owner: dict[int, int]  # grid → its region
+    grids: dict[int, int]  # region → its number of grids
+
+
+def _region_layout(scheme: Scheme, level: str) -> _RegionLayout:
+    areas = list(Area.objects.values_list("pk", "name", "level", "path", "area_class", "parent_id"))
+    classes = _region_classes({path: area_class for _, _, _, path, area_class, _ in areas})
     region_class = scheme.code.rpartition("-")[2]  # region-1 / region-2
-    regions = {a.path: a for a in areas if a.level == level and _region_class(a, by_path) == region_class}
+    regions = {path: pk for pk, _, lvl, path, _, _ in areas if lvl == level and classes[path] == region_class}
     # Each grid belongs to the region whose path is a prefix of its own.
-    owner: dict[int, Area] = {}
+    owner: dict[int, int] = {}
     grids: dict[int, int] = defaultdict(int)
-    for area in areas:
-        if area.level != "grid":
+    for pk, _, lvl, grid_path, _, _ in areas:
+        if lvl != "grid":
             continue
-        path = area.path
+        path = grid_path
         while path and path not in regions:
             path = path.rpartition("/")[0]
         if path:
-            owner[area.pk] = regions[path]
-            grids[regions[path].pk] += 1
+            owner[pk] = regions[path]
+            grids[regions[path]] += 1
+    names = {pk: name for pk, name, *_ in areas}
+    parents = {pk: parent for pk, *_, parent in areas}
+    group = f"{LEVEL_LABELS[level]} · {'一类区域' if region_class == '1' else '二类区域'}"
+    subjects = {
+        pk: SubjectInfo(pk, names[pk], group, names.get(parents[pk], "")) for pk in regions.values() if grids.get(pk)
+    }
+    return _RegionLayout(subjects, owner, {pk: grids[pk] for pk in subjects})
+
+
+def _regions(layout: _RegionLayout, period: Period, read: Reader):
+    """A region's sums are those of its grids."""
     found = read(period.start, period.end, subject_kind="grid")
-    sums: dict[int, dict[tuple[str, int], int]] = {r.pk: {} for r in regions.values() if grids.get(r.pk)}
+    sums: dict[int, dict[tuple[str, int], int]] = {pk: {} for pk in layout.subjects}
+    owner = layout.owner
     for (counter, _kind, grid_id, key), value in found.items():
         region = owner.get(grid_id)
-        if region is not None and region.pk in sums:
-            bucket = sums[region.pk]
+        if region is not None:
+            bucket = sums[region]
             bucket[(counter, key)] = bucket.get((counter, key), 0) + value
-    label = "一类区域" if region_class == "1" else "二类区域"
-    subjects = {}
-    for pk in sums:
-        region = by_id[pk]
-        parent = by_id.get(region.parent_id)
-        subjects[pk] = SubjectInfo(pk, region.name, f"{LEVEL_LABELS[level]} · {label}", parent.name if parent else "")
-    return sums, subjects, {pk: grids[pk] for pk in sums}
+    return sums, layout.subjects, dict(layout.grids)
 
 
 # ------------------------------------------------------------------ manual adjustments (人工调整)

@@ -11,11 +11,17 @@ one kind may not overlap, so nobody can draw again until the sample suits them.
 ``record_result`` stores one re-check, once. ``contributions`` gives the checked items as the
 evaluation's entries (case number or grid code, counter, subject, day, value): the evaluation
 adds them to the counters' sums, freezes them with a published run and lists them in the
-drill-down, exactly like the cases' own entries.
+drill-down, exactly like the cases' own entries. A checked closed case is an entry of the unit
+that closed it and one of the inspector who passed its 核查 before that closing, read from the
+case's events (``checkers``): a case found not fixed counts as that inspector's 核查失实.
 
 Sample sizes come from configuration: ``settings.CITYKEEPER["SAMPLING"]``, e.g.
 ``{"cases": {"share": "1/20", "minimum": 2}, "patrol": {"share": "0", "minimum": 2}}``;
 the domain's ``DEFAULT_RULES`` without it.
+
+The default schemes (version 1) are the standard's and score no 抽查 result. ``adopt_weights``
+saves the recommended next versions that do (``scoring.with_sampling``), with the reason
+"加入抽查指标", who and when: ``citykeeper evaluate --sampling-weights``, or the demo.
 """
 
 from __future__ import annotations
@@ -33,8 +39,19 @@ from citykeeper.domain.errors import InvalidInput, NotFound
 from citykeeper.domain.evaluation import sampling as domain
 from citykeeper.domain.evaluation.periods import Period, PeriodKind, token
 from citykeeper.domain.evaluation.sampling import Result, Rule, SampleKind
+from citykeeper.domain.evaluation.scoring import SAMPLING_REASON, SAMPLING_WEIGHTS, with_sampling
 from citykeeper.services import evaluation
-from citykeeper.store.models import Area, Case, RoleGrant, SamplingItem, SamplingRound, Unit, User
+from citykeeper.store.models import (
+    Area,
+    Case,
+    CaseEvent,
+    EvaluationScheme,
+    RoleGrant,
+    SamplingItem,
+    SamplingRound,
+    Unit,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -248,21 +265,68 @@ def record_result(
 # ------------------------------------------------------------------ the evaluation's entries
 
 
+CHECKER_CHUNK = 2000  # cases per read of their events
+
+
+def checkers(pairs) -> dict[tuple[int, dt.date], int]:
+    """(case id, closing day) → the inspector who passed the 核查 that closing followed (0: none),
+    for sampled cases given as (case id, the item's day): their events are read once."""
+    wanted = set(pairs)
+    ids = sorted({case_id for case_id, _day in wanted})
+    events: dict[int, list[tuple[str, dt.date, int | None]]] = defaultdict(list)
+    for n in range(0, len(ids), CHECKER_CHUNK):
+        rows = (
+            CaseEvent.objects.filter(case_id__in=ids[n : n + CHECKER_CHUNK], kind__in=sorted(domain.CHECKER_KINDS))
+            .order_by("case_id", "seq")
+            .values_list("case_id", "kind", "at", "actor_id")
+        )
+        for case_id, kind, at, actor in rows:
+            events[case_id].append((kind, timezone.localtime(at).date(), actor))
+    return {(case_id, day): domain.checker(events.get(case_id, ()), day) for case_id, day in wanted}
+
+
 def contributions(first: dt.date, last: dt.date) -> list[tuple[str, str, str, int, int, int, dt.date]]:
     """The checked items dated from ``first`` to ``last`` as counter entries:
-    (case number or grid code, counter, subject kind, subject id, key 0, value, day)."""
-    rows = (
+    (case number or grid code, counter, subject kind, subject id, key 0, value, day). A closed
+    case counts for the unit that closed it and for the inspector who passed its 核查."""
+    rows = list(
         SamplingItem.objects.filter(day__gte=first, day__lte=last)
         .exclude(result=Result.PENDING)
-        .values_list("round__kind", "result", "missed", "case__number", "grid__code", "unit_id", "inspector_id", "day")
+        .values_list(
+            "round__kind", "result", "missed", "case_id", "case__number", "grid__code", "unit_id", "inspector_id", "day"
+        )
         .order_by("day", "pk")
     )
+    checked_by = checkers((row[3], row[-1]) for row in rows if row[3] is not None)
     out = []
-    for kind, result, missed, number, grid, unit, inspector, day in rows:
-        sample_kind = SampleKind(kind)
+    for kind, result, missed, case_id, number, grid, unit, inspector, day in rows:
+        sample_kind, found = SampleKind(kind), Result(result)
         subject = ("unit", unit) if sample_kind is SampleKind.CASES else ("inspector", inspector)
         label = number if sample_kind is SampleKind.CASES else grid
-        for counter, value in domain.counts(sample_kind, Result(result), missed).items():
+        for counter, value in domain.counts(sample_kind, found, missed).items():
             if value:
                 out.append((label, counter, subject[0], subject[1], 0, value, day))
+        for counter, value in domain.checker_counts(sample_kind, found).items():
+            out.append((label, counter, "inspector", checked_by[(case_id, day)], 0, value, day))
     return out
+
+
+# ------------------------------------------------------------------ the schemes that score 抽查
+
+
+def adopt_weights(*, by: User | None, now: dt.datetime) -> list[EvaluationScheme]:
+    """Save the recommended versions of the unit, inspector and contractor schemes that score
+    抽查 (``scoring.SAMPLING_WEIGHTS``), each recorded with the reason "加入抽查指标", who and
+    when; returns the new versions. A scheme that scores 抽查 already is left as it is. All or
+    nothing: refused, with nothing saved, when one of them was changed by hand otherwise."""
+    planned = []
+    for code in SAMPLING_WEIGHTS:
+        try:
+            planned.append(with_sampling(evaluation.scheme_for(code)))
+        except InvalidInput as exc:
+            if exc.params.get("reason") != "sampled":
+                raise
+    with transaction.atomic():
+        saved = [evaluation.save_scheme(s.as_dict(), by=by, reason=SAMPLING_REASON, at=now) for s in planned]
+    log.info("sampling weights adopted", extra={"schemes": [f"{r.code} v{r.version}" for r in saved]})
+    return saved

@@ -103,6 +103,11 @@ def test_the_sampling_rates_are_shares_of_the_rechecked_items():
     assert inspector["sample_miss_rate"].value == Fraction(1, 4)  # 抽查漏报率: 1 grid of 4
     assert inspector["sample_missed"].value == 3
     assert compute({}, subject=Subject.UNIT)["sample_pass_rate"].value is None  # nothing re-checked: 不适用
+    # 核查失实率: of the 5 sampled cases whose 核查 the inspector passed, 2 were not fixed.
+    checks = compute({"sample_checked": 5, "sample_checked_failed": 2}, subject=Subject.INSPECTOR)
+    assert checks["false_check_rate"].value == Fraction(2, 5) and checks["sample_checked_failed"].value == 2
+    assert compute({}, subject=Subject.CONTRACTOR)["false_check_rate"].value is None
+    assert "false_check_rate" not in compute({"sample_checked": 1}, subject=Subject.UNIT)
 
 
 def test_a_contractor_is_scored_on_its_inspectors_indicators_with_the_inspector_weights():

@@ -3,6 +3,7 @@ what a re-check may find."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from fractions import Fraction
 
@@ -15,6 +16,8 @@ from citykeeper.domain.evaluation.sampling import (
     Rule,
     SampleKind,
     check_result,
+    checker,
+    checker_counts,
     counts,
     draw,
     kind_of,
@@ -124,3 +127,51 @@ def test_a_result_that_does_not_fit_the_kind_or_a_bad_count_is_refused(kind, res
     with pytest.raises(InvalidInput) as refused:
         check_result(kind, result, missed)
     assert refused.value.field == field
+
+
+# -- the inspector who passed the 核查 of a sampled case --------------------------------------
+
+MON, TUE = dt.date(2026, 10, 19), dt.date(2026, 10, 20)
+CHECKED = [("dispose", MON, 5), ("check_pass", MON, 7), ("close", MON, 3)]
+
+
+def test_a_closed_case_found_not_fixed_counts_against_the_inspector_who_passed_its_check():
+    assert checker_counts(SampleKind.CASES, Result.PASSED) == {"sample_checked": 1}
+    assert checker_counts(SampleKind.CASES, Result.FAILED) == {"sample_checked": 1, "sample_checked_failed": 1}
+    # A grid's re-check and a pending item judge no 核查.
+    assert checker_counts(SampleKind.PATROL, Result.MISSED) == checker_counts(SampleKind.CASES, Result.PENDING) == {}
+
+
+@pytest.mark.parametrize(
+    "events, closed_on, inspector",
+    [
+        (CHECKED, MON, 7),
+        # A failed check, rework and a new disposal: the check that passed counts, not the failed one.
+        (
+            [
+                ("dispose", MON, 5),
+                ("check_fail", MON, 8),
+                ("dispose", MON, 5),
+                ("check_pass", MON, 7),
+                ("close", MON, 3),
+            ],
+            MON,
+            7,
+        ),
+        # Reopened by the reporter the next day and checked again by another inspector: the
+        # closing on Monday followed inspector 7's check, Tuesday's followed inspector 9's.
+        ([*CHECKED, ("reopen", TUE, None), ("check_pass", TUE, 9), ("close", TUE, 3)], MON, 7),
+        ([*CHECKED, ("reopen", TUE, None), ("check_pass", TUE, 9), ("close", TUE, 3)], TUE, 9),
+        # Reopened and re-checked on the day it closed: that day's standing closing is the last.
+        ([*CHECKED, ("reopen", MON, None), ("check_pass", MON, 9), ("close", MON, 3)], MON, 9),
+        # Reopened, then the centre upholds the closing (no new check, no new close event).
+        ([*CHECKED, ("reopen", TUE, None)], TUE, 7),
+        # Disposed on the spot by the inspector and closed: no 核查, nobody.
+        ([("self_dispose", MON, 7), ("close", MON, 3)], MON, 0),
+        # A check without an actor (an import), and a closing after the day asked about.
+        ([("dispose", MON, 5), ("check_pass", MON, None), ("close", MON, 3)], MON, 0),
+        ([("dispose", MON, 5), ("check_pass", TUE, 7), ("close", TUE, 3)], MON, 0),
+    ],
+)
+def test_the_checker_is_the_inspector_of_the_last_passed_check_before_that_days_closing(events, closed_on, inspector):
+    assert checker(events, closed_on) == inspector

@@ -12,6 +12,8 @@ from citykeeper.domain.errors import InvalidInput
 from citykeeper.domain.evaluation.counters import Subject
 from citykeeper.domain.evaluation.scoring import (
     DEFAULT_SCHEMES,
+    SAMPLING_WEIGHTS,
+    UNIT_DISPATCHED_BANDS,
     Band,
     Item,
     Method,
@@ -21,6 +23,7 @@ from citykeeper.domain.evaluation.scoring import (
     compare,
     grade,
     score,
+    with_sampling,
 )
 
 REGION_1, REGION_2 = DEFAULT_SCHEMES["region-1"], DEFAULT_SCHEMES["region-2"]
@@ -51,6 +54,78 @@ def test_the_default_schemes_are_the_standards_weights_and_all_valid():
     assert list(weights(DEFAULT_SCHEMES["operator"]).values()) == [25, 40, 35]
     assert list(weights(DEFAULT_SCHEMES["shift_lead"]).values()) == [25, 40, 35]
     assert list(weights(DEFAULT_SCHEMES["dispatcher"]).values()) == [20, 40, 40]
+
+
+# -- the recommended version with 抽查 ----------------------------------------------------------
+
+
+def test_the_recommended_next_version_takes_five_points_from_each_standard_rate_for_the_sampling_rates():
+    unit = with_sampling(UNIT)
+    assert unit.version == 2 and unit.validate() is unit
+    assert weights(unit) == {
+        "dispatched": 10,
+        "closure_rate": 25,
+        "on_time_disposal_rate": 25,
+        "rework_rate": 25,
+        "sample_pass_rate": 15,
+    }
+    # The volume band keeps its table, everything but the items stays.
+    assert unit.items[0].bands == UNIT_DISPATCHED_BANDS and unit.items[-1].method is Method.RATE
+    assert (unit.min_volume, unit.peer_key, unit.grades) == (UNIT.min_volume, UNIT.peer_key, UNIT.grades)
+    for code in ("inspector", "contractor"):
+        scheme = with_sampling(DEFAULT_SCHEMES[code])
+        assert weights(scheme) == {
+            "valid_report_rate": 35,
+            "missed_report_rate": 15,
+            "verify_on_time_rate": 15,
+            "check_on_time_rate": 15,
+            "sample_miss_rate": 10,
+            "false_check_rate": 10,
+        }
+        assert [i.method for i in scheme.items[-2:]] == [Method.BAD_RATE, Method.BAD_RATE]
+        assert scheme.subject is DEFAULT_SCHEMES[code].subject
+    assert set(SAMPLING_WEIGHTS) == {"unit", "inspector", "contractor"}
+
+
+def test_an_inspector_whose_passed_checks_were_found_untrue_loses_points_as_worked_out_by_hand():
+    month = {
+        "reported": 20,
+        "valid_report": 18,
+        "missed": 1,
+        "filed": 10,
+        "verify_due": 4,
+        "verified_on_time": 3,
+        "check_due": 5,
+        "checked_on_time": 5,
+        "sample_grids": 2,
+        "sample_grids_missed": 1,
+        "sample_checked": 4,
+        "sample_checked_failed": 1,
+    }
+    # Standard (v1): 有效上报率 90 × 40 % = 36; 漏报率 1/10 → 90 × 20 % = 18; 按时核实率 75 × 20 % = 15;
+    # 按时核查率 100 × 20 % = 20.  Σ = 89.00.
+    # With 抽查 (v2): 90 × 35 % = 31.5; 90 × 15 % = 13.5; 75 × 15 % = 11.25; 100 × 15 % = 15;
+    # 抽查漏报率 1/2 → 50 × 10 % = 5; 核查失实率 1/4 → 75 × 10 % = 7.5.  Σ = 83.75.
+    inspector = DEFAULT_SCHEMES["inspector"]
+    before = score(inspector, {"i": month}, {"i": "全市"}).subjects["i"]
+    after = score(with_sampling(inspector), {"i": month}, {"i": "全市"}).subjects["i"]
+    assert (before.composite, after.composite, after.grade) == (Decimal("89.00"), Decimal("83.75"), "B")
+
+
+def test_the_sampling_version_is_refused_for_other_schemes_again_or_over_weights_changed_by_hand():
+    with pytest.raises(InvalidInput) as refused:
+        with_sampling(REGION_1)
+    assert refused.value.field == "scheme"
+    with pytest.raises(InvalidInput) as refused:
+        with_sampling(with_sampling(UNIT))
+    assert (refused.value.field, refused.value.params["reason"]) == ("scheme", "sampled")
+    # Weights moved by hand, or an item dropped: the evaluator's choices are not overwritten.
+    moved = (replace(UNIT.items[0], weight=Decimal(20)), *UNIT.items[1:3], replace(UNIT.items[3], weight=Decimal(20)))
+    dropped = (*UNIT.items[1:3], replace(UNIT.items[3], weight=Decimal(40)))
+    for items in (moved, dropped):
+        with pytest.raises(InvalidInput) as refused:
+            with_sampling(replace(UNIT, version=3, items=items).validate())
+        assert refused.value.field == "items"
 
 
 # -- regions --------------------------------------------------------------------------------

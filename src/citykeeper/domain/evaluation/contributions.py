@@ -59,6 +59,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from typing import NamedTuple
 
 from citykeeper.domain.evaluation.counters import COUNTERS, PUBLIC_SOURCES, Subject
 from citykeeper.domain.workflow import STATE_STAGE, TRANSITIONS, Action, Clock, State
@@ -91,9 +92,9 @@ NEUTRAL_KINDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class CaseFacts:
-    """What the rules need from the case row."""
+class CaseFacts(NamedTuple):
+    """What the rules need from the case row (a named tuple: a year's rebuild makes
+    millions, and a frozen dataclass costs several times as much to build)."""
 
     source: str
     grid_id: int
@@ -102,8 +103,7 @@ class CaseFacts:
     assignee_id: int | None = None  # the inspector of the latest verify/check task
 
 
-@dataclass(frozen=True)
-class EventFacts:
+class EventFacts(NamedTuple):
     """One case event, as stored (``store.models.cases.CaseEvent``)."""
 
     kind: str
@@ -120,7 +120,7 @@ class EventFacts:
 # ---------------------------------------------------------------- reading the history
 
 
-@dataclass
+@dataclass(slots=True)
 class _Instance:
     """One run of a timed stage."""
 
@@ -131,7 +131,7 @@ class _Instance:
     overdue_at: datetime | None = None  # the deadline it went past, while marked overdue
 
 
-@dataclass
+@dataclass(slots=True)
 class _Step:
     """An event with what was true when it happened."""
 
@@ -141,7 +141,7 @@ class _Step:
     instance: _Instance | None  # the stage instance it ended
 
 
-@dataclass
+@dataclass(slots=True)
 class _History:
     case: CaseFacts
     steps: list[_Step] = field(default_factory=list)
@@ -189,8 +189,6 @@ def _read(case: CaseFacts, events: Sequence[EventFacts], unit_ids: Mapping[str, 
 
 
 # ---------------------------------------------------------------- who is credited
-
-_POSTS = frozenset({Subject.INSPECTOR, Subject.OPERATOR, Subject.SHIFT_LEAD, Subject.DISPATCHER})
 
 
 def _actor(step: _Step) -> int:
@@ -312,28 +310,33 @@ STAGE_RULES: dict[str, StageRule] = {
 # ---------------------------------------------------------------- the whole case
 
 
-# counter → its subjects as (kind as stored, the Subject): read once, not per count.
-_CREDITED = {c.name: tuple((subject.value, subject) for subject in c.subjects) for c in COUNTERS}
+# counter → the kinds of its subjects as stored (plain strings: an enum member hashes
+# through a Python call, and this is looked up tens of millions of times in a rebuild).
+_CREDITED = {c.name: tuple(subject.value for subject in c.subjects) for c in COUNTERS}
+_GRID, _UNIT, _POST = Subject.GRID.value, Subject.UNIT.value, "post"
+_INSPECTOR, _SHIFT_LEAD = Subject.INSPECTOR.value, Subject.SHIFT_LEAD.value
 
 
 class _Sink:
-    __slots__ = ("_days", "case", "out", "tz")
+    __slots__ = ("_days", "grid_id", "key", "out", "tz")
 
     def __init__(self, case: CaseFacts, tz: tzinfo):
-        self.case, self.tz = case, tz
+        self.grid_id, self.key, self.tz = case.grid_id, case.key, tz
         self.out: dict[Key, int] = {}
         self._days: dict[datetime, date] = {}  # a case's events share few instants
 
-    def add(self, counter: str, at: datetime, who: Mapping[Subject, int | None], value: int = 1) -> None:
+    def add(self, counter: str, at: datetime, who: Mapping[str, int | None], value: int = 1) -> None:
+        """Count ``value`` for ``counter`` on ``at``'s local day, for the case's grid and for
+        ``who``: subject kind (or ``"post"`` for every post not named) → id (None: no one)."""
         day = self._days.get(at)
         if day is None:
             day = self._days[at] = at.astimezone(self.tz).date()
-        out, key = self.out, self.case.key
-        for kind, subject in _CREDITED[counter]:
-            if subject is Subject.GRID:
-                subject_id = self.case.grid_id
+        out, key = self.out, self.key
+        for kind in _CREDITED[counter]:
+            if kind == _GRID:
+                subject_id = self.grid_id
             else:
-                subject_id = who[subject] if subject in who else who.get("post")
+                subject_id = who[kind] if kind in who else who.get(_POST)
             if subject_id is not None:
                 entry = (counter, day, kind, subject_id, key)
                 out[entry] = out.get(entry, 0) + value
@@ -344,7 +347,7 @@ def _event_counts(h: _History, sink: _Sink) -> None:
         for counter, when in EVENT_COUNTS.get(step.event.kind, ()):
             if when(h, step):
                 post = _reporter(h) if counter in _REPORTER_COUNTERS else _actor(step)
-                sink.add(counter, step.event.at, {Subject.UNIT: step.unit, "post": post})
+                sink.add(counter, step.event.at, {_UNIT: step.unit, _POST: post})
 
 
 def _stage_counts(h: _History, sink: _Sink) -> None:
@@ -356,10 +359,10 @@ def _stage_counts(h: _History, sink: _Sink) -> None:
         if end is not None:
             if end.kind in rule.ended_by:
                 for counter in rule.due:
-                    sink.add(counter, end.at, {Subject.UNIT: instance.unit, "post": end.actor_id or 0})
+                    sink.add(counter, end.at, {_UNIT: instance.unit, _POST: end.actor_id or 0})
         elif instance.overdue_at is not None and rule.overdue_counts(h.case):
             inspector = h.case.assignee_id or 0
-            who = {Subject.UNIT: instance.unit, Subject.INSPECTOR: inspector, "post": 0}
+            who = {_UNIT: instance.unit, _INSPECTOR: inspector, _POST: 0}
             for counter in rule.overdue:
                 sink.add(counter, instance.overdue_at, who)
 
@@ -377,7 +380,7 @@ def _closing_counts(h: _History, sink: _Sink) -> None:
     if h.steps[-1].event.to_state == State.CLOSED and closes:
         close = closes[-1]
         unit = last.unit if last is not None else close.unit
-        who = {Subject.UNIT: unit, Subject.SHIFT_LEAD: close.event.actor_id or 0}
+        who = {_UNIT: unit, _SHIFT_LEAD: close.event.actor_id or 0}
         at = close.event.at
         sink.add("closed", at, who)
         sink.add("close_due", at, who)
@@ -397,7 +400,7 @@ def _closing_counts(h: _History, sink: _Sink) -> None:
     else:
         past = None
     if past is not None:
-        who = {Subject.UNIT: last.unit, Subject.SHIFT_LEAD: 0}
+        who = {_UNIT: last.unit, _SHIFT_LEAD: 0}
         sink.add("overdue_unclosed", past, who)
         sink.add("close_due", past, who)
 

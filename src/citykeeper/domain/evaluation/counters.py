@@ -205,6 +205,23 @@ COUNTERS: tuple[CounterDef, ...] = (
         "closed cases drawn at random and re-checked on the spot, credited to the unit that closed them",
     ),
     _c("sample_passed", "抽查合格数", (UNIT,), "sampling", "sampled closed cases found really fixed (合格)"),
+    # The same re-checks judge the inspector whose 核查通过 (check_pass) let the case close: a case
+    # found not fixed was passed at 核查 untruly (核查失实). Credited to the inspector of the last
+    # check_pass before the closing (0 when the case closed without one).
+    _c(
+        "sample_checked",
+        "抽查核查案件数",
+        (INSP,),
+        "sampling",
+        "sampled closed cases re-checked, credited to the inspector who passed their 核查 before the closing",
+    ),
+    _c(
+        "sample_checked_failed",
+        "抽查核查失实数",
+        (INSP,),
+        "sampling",
+        "of those, cases found not fixed (不合格): the inspector's 核查通过 was untrue (核查失实)",
+    ),
     _c(
         "sample_grids",
         "抽查网格数",
@@ -229,7 +246,15 @@ COUNTERS: tuple[CounterDef, ...] = (
 )
 
 # The counters kept by ``sampling``, never by a case's contributions.
-SAMPLE_COUNTERS = ("sample_cases", "sample_passed", "sample_grids", "sample_grids_missed", "sample_missed")
+SAMPLE_COUNTERS = (
+    "sample_cases",
+    "sample_passed",
+    "sample_checked",
+    "sample_checked_failed",
+    "sample_grids",
+    "sample_grids_missed",
+    "sample_missed",
+)
 
 BY_NAME: dict[str, CounterDef] = {c.name: c for c in COUNTERS}
 NAMES = tuple(BY_NAME)

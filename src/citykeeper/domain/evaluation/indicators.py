@@ -76,6 +76,7 @@ _BAD_COUNTS = frozenset(
         "suspended",
         "urged",
         "reopened",
+        "sample_checked_failed",
         "sample_grids_missed",
         "sample_missed",
     }
@@ -269,7 +270,7 @@ _RATES = (
         (DISP,),
     ),
     # 抽查 (random re-verification): no standard formula; ours. Not in the default schemes (their
-    # weights are the standard's); a scheme version may score them.
+    # weights are the standard's); a scheme version scores them (``scoring.SAMPLING_WEIGHTS``).
     _rate(
         "sample_pass_rate",
         "抽查合格率",
@@ -289,6 +290,18 @@ _RATES = (
         "sample_grids",
         "bad",
         "抽查漏报率 = 抽查漏报网格数 / 抽查网格数 × 100%",
+        (INSP,),
+        Source.INF,
+    ),
+    # The share of the inspector's 核查通过 that 抽查 found untrue: of the sampled closed cases
+    # whose 核查 the inspector passed, those not fixed.
+    _rate(
+        "false_check_rate",
+        "核查失实率",
+        "sample_checked_failed",
+        "sample_checked",
+        "bad",
+        "核查失实率 = 抽查核查失实数 / 抽查核查案件数 × 100%",
         (INSP,),
         Source.INF,
     ),
@@ -357,8 +370,12 @@ class IndicatorValue:
 def round_half_up(value: Fraction, places: int = 2) -> Decimal:
     """Exact ROUND_HALF_UP of a fraction (half away from zero), without a float or a
     28-digit intermediate that could round twice."""
-    scaled = abs(value) * 10**places
-    whole = int(scaled + Fraction(1, 2))  # floor, as scaled >= 0
+    if places >= 0 and (type(value) is Fraction or type(value) is int):  # the same, in whole numbers
+        n, d = value.numerator, value.denominator
+        whole = (2 * abs(n) * 10**places + d) // (2 * d)
+    else:
+        scaled = abs(value) * 10**places
+        whole = int(scaled + Fraction(1, 2))  # floor, as scaled >= 0
     sign = -1 if value < 0 else 1
     return (Decimal(sign * whole).scaleb(-places)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
@@ -371,6 +388,12 @@ def normalise(sums: Sums, *, field: str = "counters") -> dict[tuple[str, int], i
     counters and values that are not whole numbers ≥ 0."""
     out: dict[tuple[str, int], int] = {}
     for k, v in sums.items():
+        # A well-formed {(counter, key): n} entry passes at once; anything else is looked at below.
+        if type(k) is tuple and type(v) is int and v >= 0 and len(k) == 2:
+            name, key = k
+            if type(key) is int and key >= 0 and name in BY_NAME:
+                out[k] = out.get(k, 0) + v
+                continue
         name, key = (k, 0) if isinstance(k, str) else k
         if name not in BY_NAME:
             raise InvalidInput(f"There is no counter '{name}'.", field=field, counter=name)
@@ -398,14 +421,6 @@ def factors(multipliers: Mapping[int, object] | None, *, field: str = "multiplie
     return out
 
 
-def _total(sums: dict[tuple[str, int], int], names: Iterable[str], weights: dict[int, Fraction] | None) -> Fraction:
-    total = Fraction(0)
-    for (name, key), v in sums.items():
-        if name in names:
-            total += v * (weights.get(key, Fraction(1)) if weights is not None else 1)
-    return total
-
-
 def compute(
     sums: Sums,
     *,
@@ -416,19 +431,99 @@ def compute(
     """Every indicator of one subject (all indicators when ``subject`` is None) from its
     counter sums. Counters the subject never gets are simply absent (0)."""
     rows = normalise(sums)
-    weights = factors(multipliers)
-    weighted = frozenset(weighted)
-    for code in weighted:
-        if indicator(code, field="weighted_rates").kind is not Kind.RATE:
-            raise InvalidInput(f"Multipliers apply to rates only; '{code}' is not a rate.", field="weighted_rates")
-    out: dict[str, IndicatorValue] = {}
-    for ind in applicable(subject) if subject is not None else INDICATORS:
-        w = weights if ind.code in weighted and weights else None
-        num = _total(rows, ind.numerator, w)
-        if ind.kind is Kind.COUNT:
-            out[ind.code] = IndicatorValue(ind.code, num, num, None)
-            continue
-        den = _total(rows, ind.denominator, w)
-        value = num / den * ind.scale if den else None
-        out[ind.code] = IndicatorValue(ind.code, value, num, den, weighted=w is not None)
-    return out
+    return Computer(subject, multipliers=multipliers, weighted=weighted).of_rows(rows)
+
+
+class Computer:
+    """``compute`` for many subjects of one kind under one scheme: the multipliers are checked
+    and the table of indicators is built once. Equal sums give equal values, and the values are
+    immutable, so subjects with the same figures share them (a city's grids repeat a few small
+    numbers thousands of times)."""
+
+    def __init__(
+        self,
+        subject: Subject | None = None,
+        *,
+        multipliers: Mapping[int, object] | None = None,
+        weighted: Iterable[str] = DEFAULT_WEIGHTED,
+    ) -> None:
+        self.weights = factors(multipliers)
+        weighted = frozenset(weighted)
+        for code in weighted:
+            if indicator(code, field="weighted_rates").kind is not Kind.RATE:
+                raise InvalidInput(f"Multipliers apply to rates only; '{code}' is not a rate.", field="weighted_rates")
+        # (code, is a count, numerator, denominator, scale, weighted by the multipliers, the
+        # values made so far by their numerator (counts) or numerator and denominator)
+        table = [
+            (
+                ind.code,
+                ind.kind is Kind.COUNT,
+                ind.numerator,
+                ind.denominator,
+                ind.scale,
+                bool(self.weights) and ind.code in weighted,
+                {},
+            )
+            for ind in (applicable(subject) if subject is not None else INDICATORS)
+        ]
+        # The counts the table starts with, read in a tighter loop: (code, counter, values made).
+        first = 0
+        while first < len(table) and table[first][1] and len(table[first][2]) == 1:
+            first += 1
+        self.counts = tuple((code, numerator[0], made) for code, _, numerator, *_, made in table[:first])
+        self.table = tuple(table[first:])
+
+    def __call__(self, sums: Sums) -> dict[str, IndicatorValue]:
+        return self.of_rows(normalise(sums))
+
+    def of_rows(self, rows: dict[tuple[str, int], int]) -> dict[str, IndicatorValue]:
+        """The indicators of ``normalise``d sums."""
+        plain: dict[str, int] = {}
+        for (name, _key), v in rows.items():
+            plain[name] = plain.get(name, 0) + v
+        out: dict[str, IndicatorValue] = {}
+        for code, name, made in self.counts:
+            n = plain.get(name, 0)
+            found = made.get(n)
+            if found is None:
+                total = Fraction(n)
+                found = made[n] = IndicatorValue(code, total, total, None)
+            out[code] = found
+        heavy: dict[str, Fraction] | None = None
+        for code, count, numerator, denominator, scale, weighted, made in self.table:
+            if weighted:  # Σ value × factor(key), numerator and denominator alike
+                if heavy is None:
+                    heavy = self._weighted(rows)
+                num = sum((heavy.get(name, _ZERO) for name in numerator), _ZERO)
+                den = sum((heavy.get(name, _ZERO) for name in denominator), _ZERO)
+                out[code] = IndicatorValue(code, num / den * scale if den else None, num, den, weighted=True)
+                continue
+            n = 0
+            for name in numerator:
+                n += plain.get(name, 0)
+            if count:
+                found = made.get(n)
+                if found is None:
+                    total = Fraction(n)
+                    found = made[n] = IndicatorValue(code, total, total, None)
+                out[code] = found
+                continue
+            d = 0
+            for name in denominator:
+                d += plain.get(name, 0)
+            found = made.get((n, d))
+            if found is None:
+                value = (Fraction(n, d) if scale == 1 else Fraction(n, d) * scale) if d else None
+                found = made[(n, d)] = IndicatorValue(code, value, Fraction(n), Fraction(d))
+            out[code] = found
+        return out
+
+    def _weighted(self, rows: dict[tuple[str, int], int]) -> dict[str, Fraction]:
+        weights = self.weights
+        out: dict[str, Fraction] = {}
+        for (name, key), v in rows.items():
+            out[name] = out.get(name, _ZERO) + v * weights.get(key, _ONE)
+        return out
+
+
+_ZERO, _ONE = Fraction(0), Fraction(1)

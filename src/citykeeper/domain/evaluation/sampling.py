@@ -17,7 +17,9 @@ rule and candidate lists, anyone can redraw with any sha256 tool and get the sam
 (``draw``); the seed is made at random when the round is drawn (``new_seed``).
 
 Results become counters (``COUNTS``) credited to the unit or inspector the item judges; the
-indicators 抽查合格率 and 抽查漏报率 are their ratios (``indicators``).
+indicators 抽查合格率 and 抽查漏报率 are their ratios (``indicators``). A closed case's re-check
+also judges the inspector who passed its 核查 before the closing (``checker``): a case found not
+fixed was passed untruly (核查失实, ``CHECKER_COUNTS``), and 核查失实率 is that inspector's ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import math
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from fractions import Fraction
 
@@ -64,6 +67,20 @@ COUNTS: dict[tuple[SampleKind, Result], dict[str, int]] = {
 }
 
 
+# The counters a checked closed case adds to the inspector who passed its 核查 (``checker``).
+CHECKER_COUNTS: dict[tuple[SampleKind, Result], dict[str, int]] = {
+    (SampleKind.CASES, Result.PASSED): {"sample_checked": 1},
+    (SampleKind.CASES, Result.FAILED): {"sample_checked": 1, "sample_checked_failed": 1},
+}
+
+# What ``checker`` reads of a case's events: the 核查 passed, the closing, and the moves after
+# which a closing needs a new 核查 (a new disposal, a self-disposal, a reopening) or has none to
+# follow (a failed 核查).
+CHECK_PASS, CLOSE = "check_pass", "close"
+CHECK_RESETS = frozenset({"dispose", "self_dispose", "check_fail", "reopen"})
+CHECKER_KINDS = frozenset({CHECK_PASS, CLOSE, *CHECK_RESETS})
+
+
 def kind_of(value: object) -> SampleKind:
     try:
         return SampleKind(value)
@@ -99,6 +116,31 @@ def counts(kind: SampleKind, result: Result, missed: int = 0) -> dict[str, int]:
     if result is Result.MISSED:
         out["sample_missed"] = missed
     return out
+
+
+def checker_counts(kind: SampleKind, result: Result) -> dict[str, int]:
+    """The counters a checked item adds to the inspector who passed the case's 核查 (nothing
+    for a grid or a pending item)."""
+    return dict(CHECKER_COUNTS.get((kind, result), {}))
+
+
+def checker(events: Iterable[tuple[str, date, int | None]], closed_on: date) -> int:
+    """The inspector whose 核查通过 the case's closing on ``closed_on`` followed, from the case's
+    events in order as (kind, local day, actor id): the last ``close`` dated on or before that
+    day, and the last ``check_pass`` before it with no new disposal, self-disposal, failed
+    check or reopening in between. 0 when that closing followed no 核查 (a self-disposed case)
+    or the check has no actor."""
+    passed = found = 0
+    for kind, day, actor in events:
+        if day > closed_on:
+            break
+        if kind == CHECK_PASS:
+            passed = actor or 0
+        elif kind == CLOSE:
+            found, passed = passed, 0
+        elif kind in CHECK_RESETS:
+            passed = 0
+    return found
 
 
 @dataclass(frozen=True)

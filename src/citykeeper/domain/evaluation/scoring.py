@@ -37,11 +37,11 @@ from citykeeper.domain.evaluation.counters import Subject
 from citykeeper.domain.evaluation.indicators import (
     BY_CODE,
     DEFAULT_WEIGHTED,
+    Computer,
     IndicatorValue,
     Kind,
     Sums,
     applies,
-    compute,
     round_half_up,
 )
 
@@ -450,6 +450,72 @@ DEFAULT_SCHEMES["contractor"] = replace(
 )
 
 
+# -- 抽查 in the schemes ------------------------------------------------------------------------
+
+# Version 1 of every scheme is the standard's and scores no 抽查 (random re-verification)
+# result. The recommended next version of the schemes 抽查 judges (``with_sampling``, recorded
+# with the reason ``SAMPLING_REASON``): each rate of the standard gives up 5 points, which go to
+# 抽查合格率 (units) or to 抽查漏报率 and 核查失实率 (inspectors, contractors); the volume band
+# keeps its 10.
+SAMPLING_REASON = "加入抽查指标"
+SAMPLING_WEIGHTS: dict[str, dict[str, int]] = {
+    "unit": {
+        "dispatched": 10,
+        "closure_rate": 25,
+        "on_time_disposal_rate": 25,
+        "rework_rate": 25,
+        "sample_pass_rate": 15,
+    },
+    "inspector": {
+        "valid_report_rate": 35,
+        "missed_report_rate": 15,
+        "verify_on_time_rate": 15,
+        "check_on_time_rate": 15,
+        "sample_miss_rate": 10,
+        "false_check_rate": 10,
+    },
+}
+SAMPLING_WEIGHTS["contractor"] = SAMPLING_WEIGHTS["inspector"]
+# How the 抽查 indicators are scored.
+SAMPLING_METHODS = {
+    "sample_pass_rate": Method.RATE,
+    "sample_miss_rate": Method.BAD_RATE,
+    "false_check_rate": Method.BAD_RATE,
+}
+
+
+def with_sampling(scheme: Scheme) -> Scheme:
+    """The next version of ``scheme`` with the recommended 抽查 weights (``SAMPLING_WEIGHTS``):
+    its items keep their methods and bands, the 抽查 items are added; everything else (key
+    problems, minimum volume, grades, peers) stays. Refused for a scheme 抽查 does not judge,
+    one that scores 抽查 already, and one whose items are not the standard's (its indicators or
+    weights were changed by hand: add the 抽查 items the same way, keeping those choices)."""
+    weights = SAMPLING_WEIGHTS.get(scheme.code)
+    if weights is None:
+        known = ", ".join(SAMPLING_WEIGHTS)
+        raise InvalidInput(f"抽查 judges no subject of scheme '{scheme.code}' (only {known}).", field="scheme")
+    mine = {item.indicator: item for item in scheme.items}
+    if set(mine) & set(SAMPLING_METHODS):
+        raise InvalidInput(
+            f"Scheme '{scheme.code}' v{scheme.version} scores 抽查 already.", field="scheme", reason="sampled"
+        )
+    standard = DEFAULT_SCHEMES[scheme.code].items
+    if scheme.items != standard:
+        shown = " · ".join(f"{i.indicator} {_num(i.weight)}" for i in standard)
+        raise InvalidInput(
+            f"Scheme '{scheme.code}' v{scheme.version} does not score the standard's items ({shown}): "
+            f"add the 抽查 items to it by hand.",
+            field="items",
+        )
+    items = tuple(
+        replace(mine[code], weight=Decimal(weight))
+        if code in mine
+        else Item(code, Decimal(weight), SAMPLING_METHODS[code])
+        for code, weight in weights.items()
+    )
+    return replace(scheme, version=scheme.version + 1, items=items).validate()
+
+
 # -- manual adjustments (人工调整) --------------------------------------------------------------
 
 # The most an adjustment may add or take away, in points of the composite (or of one item's
@@ -546,7 +612,10 @@ class Results:
 
 
 def _clamp(x: Fraction) -> Fraction:
-    return min(max(x, Fraction(0)), Fraction(100))
+    return min(max(x, _ZERO), _HUNDRED)
+
+
+_ZERO, _HUNDRED = Fraction(0), Fraction(100)
 
 
 def _item_score(item: Item, value: IndicatorValue, grids: int) -> tuple[Fraction | None, Fraction | None]:
@@ -566,70 +635,131 @@ def grade(scheme: Scheme, composite: Decimal) -> str:
     return scheme.grades[-1][0]
 
 
-def _one(
-    scheme: Scheme, sid: object, group: object, sums: Sums, grids: int, *, adjustments: tuple[Adjustment, ...] = ()
-) -> SubjectResult:
-    values = compute(
-        sums,
-        subject=scheme.subject,
-        multipliers=dict(scheme.multipliers),
-        weighted=scheme.weighted_rates,
-    )
-    by_item: dict[str, Fraction] = {}
-    for a in adjustments:
-        by_item[a.indicator] = by_item.get(a.indicator, Fraction(0)) + Fraction(a.points)
-    raw = [(item, *_item_score(item, values[item.indicator], grids)) for item in scheme.items]
-    present = sum((Fraction(item.weight) for item, _, s in raw if s is not None), Fraction(0))
-    items = []
-    composite_exact = Fraction(0)
-    for item, v, plain in raw:
-        if plain is None:
-            items.append(ItemScore(item.indicator, item.weight, item.method, v, None, None, None))
-            continue
-        added = by_item.get(item.indicator)
-        s = plain if added is None else _clamp(plain + added)
-        eff = Fraction(item.weight) * 100 / present
-        pts = s * eff / 100
-        composite_exact += pts
-        items.append(ItemScore(item.indicator, item.weight, item.method, v, s, eff, pts, added))
-    unadjusted = round_half_up(_unadjusted(raw, present)) if present and adjustments else None
-    if present and "" in by_item:
-        composite_exact = _clamp(composite_exact + by_item[""])
-    composite = round_half_up(composite_exact) if present else None
-    scored = {i.indicator for i in items if i.score is not None}
-    applied = tuple(
-        AppliedAdjustment(a.id, a.indicator, a.points, bool(present) and (a.indicator == "" or a.indicator in scored))
-        for a in adjustments
-    )
-    reason, not_ranked = None, None
-    if composite is None:
-        reason = "nothing was due for any scored indicator in the period"
-        not_ranked = NotRanked("nothing_due")
-    elif scheme.min_volume is not None:
-        mv = scheme.min_volume
-        n = values[mv.indicator].numerator
-        if n < mv.threshold:
-            label = BY_CODE[mv.indicator].label
-            reason = f"{n} {label} ({mv.indicator}) in the period, below the minimum of {mv.threshold} for ranking"
-            not_ranked = NotRanked("below_minimum", mv.indicator, int(n), mv.threshold)
-    return SubjectResult(
-        subject_id=sid,
-        group=group,
-        indicators=values,
-        items=tuple(items),
-        composite=composite,
-        # The grade is read off the printed composite, so 89.995 (shown 90.00) is an A.
-        grade=None if composite is None else grade(scheme, composite),
-        ranked=reason is None,
-        reason=reason,
-        not_ranked=not_ranked,
-        adjustments=applied,
-        unadjusted=unadjusted,
-    )
+def _figure(item: Item, value: IndicatorValue, grids: int) -> tuple:
+    """What an item's 分值 depends on, as whole numbers (a key for ``_Scorer``'s memos)."""
+    if item.method is Method.BANDS:
+        n = value.numerator
+        return (n.numerator, n.denominator, grids if item.per_grid else 1)
+    rate = value.value
+    return () if rate is None else (rate.numerator, rate.denominator)
+
+
+class _Scorer:
+    """One scheme's scoring, prepared once for all the subjects ``score`` is given: the
+    indicator table (``Computer``), the items' weights, and memos of what equal figures give (an
+    item's 分值 and points for the same value and the same items present, a composite's
+    rounding and grade). The memoised values are immutable; a city's grids repeat the same
+    small figures thousands of times."""
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.scheme = scheme
+        self.values = Computer(scheme.subject, multipliers=dict(scheme.multipliers), weighted=scheme.weighted_rates)
+        self.items = tuple(enumerate(scheme.items))
+        self._scores: dict[tuple, tuple[Fraction | None, Fraction | None]] = {}
+        self._spread: dict[tuple[bool, ...], tuple[Fraction, tuple[Fraction | None, ...]]] = {}
+        self._items: dict[tuple, ItemScore] = {}
+        self._rounded: dict[Fraction, tuple[Decimal, str]] = {}
+
+    def _weights(self, present: tuple[bool, ...]) -> tuple[Fraction, tuple[Fraction | None, ...]]:
+        """Σ weight of the items that have a 分值, and each one's effective weight (percent)."""
+        found = self._spread.get(present)
+        if found is None:
+            total = sum((Fraction(item.weight) for (_, item), p in zip(self.items, present, strict=True) if p), _ZERO)
+            effective = tuple(
+                Fraction(item.weight) * 100 / total if p else None
+                for (_, item), p in zip(self.items, present, strict=True)
+            )
+            found = self._spread[present] = (total, effective)
+        return found
+
+    def _composite(self, exact: Fraction) -> tuple[Decimal, str]:
+        found = self._rounded.get(exact)
+        if found is None:
+            composite = round_half_up(exact)
+            # The grade is read off the printed composite, so 89.995 (shown 90.00) is an A.
+            found = self._rounded[exact] = (composite, grade(self.scheme, composite))
+        return found
+
+    def one(self, sums: Sums, grids: int, adjustments: tuple[Adjustment, ...]) -> dict:
+        """One subject's indicators, items, composite, grade and whether it can be ranked."""
+        scheme = self.scheme
+        values = self.values(sums)
+        keys = tuple((n, *_figure(item, values[item.indicator], grids)) for n, item in self.items)
+        items, composite, letter, applied, unadjusted = self._scored(values, keys, grids, adjustments)
+        reason, not_ranked = None, None
+        if composite is None:
+            reason = "nothing was due for any scored indicator in the period"
+            not_ranked = NotRanked("nothing_due")
+        elif scheme.min_volume is not None:
+            mv = scheme.min_volume
+            count = values[mv.indicator].numerator
+            if count < mv.threshold:
+                label = BY_CODE[mv.indicator].label
+                reason = (
+                    f"{count} {label} ({mv.indicator}) in the period, below the minimum of {mv.threshold} for ranking"
+                )
+                not_ranked = NotRanked("below_minimum", mv.indicator, int(count), mv.threshold)
+        return {
+            "indicators": values,
+            "items": items,
+            "composite": composite,
+            "grade": letter,
+            "ranked": reason is None,
+            "reason": reason,
+            "not_ranked": not_ranked,
+            "adjustments": applied,
+            "unadjusted": unadjusted,
+        }
+
+    def _scored(
+        self, values: dict[str, IndicatorValue], keys: tuple, grids: int, adjustments: tuple[Adjustment, ...]
+    ) -> tuple:
+        """(items, composite, grade, adjustments as applied, composite before them)."""
+        raw = []
+        for key, (_, item) in zip(keys, self.items, strict=True):
+            scored = self._scores.get(key)
+            if scored is None:
+                scored = self._scores[key] = _item_score(item, values[item.indicator], grids)
+            raw.append((key, item, *scored))
+        pattern = tuple(s is not None for _, _, _, s in raw)
+        present, effective = self._weights(pattern)
+        by_item: dict[str, Fraction] = {}
+        for a in adjustments:
+            by_item[a.indicator] = by_item.get(a.indicator, Fraction(0)) + Fraction(a.points)
+        items = []
+        composite_exact = Fraction(0)
+        for (key, item, v, plain), eff in zip(raw, effective, strict=True):
+            added = None if plain is None else by_item.get(item.indicator)
+            if added is None:
+                found = self._items.get((key, pattern))
+                if found is None:
+                    found = self._items[(key, pattern)] = (
+                        ItemScore(item.indicator, item.weight, item.method, v, None, None, None)
+                        if plain is None
+                        else ItemScore(item.indicator, item.weight, item.method, v, plain, eff, plain * eff / 100)
+                    )
+            else:
+                s = _clamp(plain + added)
+                found = ItemScore(item.indicator, item.weight, item.method, v, s, eff, s * eff / 100, added)
+            if found.points is not None:
+                composite_exact += found.points
+            items.append(found)
+        unadjusted = round_half_up(_unadjusted(raw, present)) if present and adjustments else None
+        if present and "" in by_item:
+            composite_exact = _clamp(composite_exact + by_item[""])
+        composite, letter = self._composite(composite_exact) if present else (None, None)
+        scored_items = {i.indicator for i in items if i.score is not None}
+        applied = tuple(
+            AppliedAdjustment(
+                a.id, a.indicator, a.points, bool(present) and (a.indicator == "" or a.indicator in scored_items)
+            )
+            for a in adjustments
+        )
+        return tuple(items), composite, letter, applied, unadjusted
 
 
 def _unadjusted(raw, present: Fraction) -> Fraction:
-    return sum((s * Fraction(item.weight) / present for item, _, s in raw if s is not None), Fraction(0))
+    return sum((s * Fraction(item.weight) / present for _, item, _, s in raw if s is not None), Fraction(0))
 
 
 def score(
@@ -675,31 +805,32 @@ def score(
                     field="grids",
                     subject=sid,
                 )
+    scorer = _Scorer(scheme)
     scored = {
-        sid: _one(
-            scheme,
-            sid,
-            groups.get(sid),
-            sums,
-            grids.get(sid, 1) if per_grid else 1,
-            adjustments=tuple(adjustments.get(sid, ())),
-        )
+        sid: scorer.one(sums, grids.get(sid, 1) if per_grid else 1, tuple(adjustments.get(sid, ())))
         for sid, sums in subjects.items()
     }
-    ranked_by_group: dict[object, list[SubjectResult]] = {}
-    for r in scored.values():
-        if r.ranked:
-            ranked_by_group.setdefault(r.group, []).append(r)
-    out: dict[object, SubjectResult] = {}
+    ranked_by_group: dict[object, list[object]] = {}
+    for sid, r in scored.items():
+        if r["ranked"]:
+            ranked_by_group.setdefault(groups.get(sid), []).append(sid)
+    ranks: dict[object, tuple[int, int]] = {}
     for members in ranked_by_group.values():
-        members.sort(key=lambda r: r.composite, reverse=True)
-        for r in members:
-            # Competition ranking: 1 + how many in the group scored strictly more.
-            rank = 1 + sum(1 for o in members if o.composite > r.composite)
-            out[r.subject_id] = replace(r, rank=rank, group_size=len(members))
-    unranked = [r for r in scored.values() if not r.ranked]
-    ordered = sorted(out.values(), key=lambda r: (str(r.group), r.rank)) + unranked
-    return Results(scheme.code, scheme.version, scheme.fingerprint(), {r.subject_id: r for r in ordered})
+        members.sort(key=lambda sid: scored[sid]["composite"], reverse=True)
+        # Competition ranking: 1 + how many in the group scored strictly more (1, 1, 3).
+        rank, last = 0, None
+        for n, sid in enumerate(members, start=1):
+            composite = scored[sid]["composite"]
+            if n == 1 or composite != last:
+                rank, last = n, composite
+            ranks[sid] = (rank, len(members))
+    ordered = sorted(ranks, key=lambda sid: (str(groups.get(sid)), ranks[sid][0]))
+    ordered += [sid for sid, r in scored.items() if not r["ranked"]]
+    results = {}
+    for sid in ordered:
+        rank, size = ranks.get(sid, (None, 0))
+        results[sid] = SubjectResult(subject_id=sid, group=groups.get(sid), rank=rank, group_size=size, **scored[sid])
+    return Results(scheme.code, scheme.version, scheme.fingerprint(), results)
 
 
 # -- 同比 / 环比 -------------------------------------------------------------------------------
@@ -731,6 +862,24 @@ def _change(before: Fraction | None, after: Fraction | None) -> Change:
     return Change(before, after, diff, diff / before if before else None)
 
 
+def _changes(then: dict[str, IndicatorValue], now: dict[str, IndicatorValue], made: dict) -> dict[str, Change]:
+    """Each indicator's change from ``then`` to ``now``; ``made``: the changes made so far, by
+    the two values as whole numbers (a denominator 0 for 不适用), shared as they are immutable."""
+    out = {}
+    for code, value in now.items():
+        was = then.get(code)
+        if was is None:
+            continue
+        before, after = was.value, value.value
+        bn, bd = (0, 0) if before is None else (before.numerator, before.denominator)
+        an, ad = (0, 0) if after is None else (after.numerator, after.denominator)
+        found = made.get((bn, bd, an, ad))
+        if found is None:
+            found = made[(bn, bd, an, ad)] = _change(before, after)
+        out[code] = found
+    return out
+
+
 def _rated(result: SubjectResult) -> bool:
     """Whether any rate of the result was scored (something was due in the period)."""
     return any(item.score is not None and item.method is not Method.BANDS for item in result.items)
@@ -742,6 +891,7 @@ def compare(current: Results, previous: Results) -> dict[object, Delta]:
     with no differences; subjects gone since ``previous`` are left out."""
     same = current.fingerprint == previous.fingerprint
     out: dict[object, Delta] = {}
+    made: dict = {}
     for sid, now in current.subjects.items():
         then = previous.subjects.get(sid)
         if then is None:
@@ -750,19 +900,10 @@ def compare(current: Results, previous: Results) -> dict[object, Delta]:
         # A composite made of volume bands alone (nothing was due: every rate 不适用) is not a
         # performance to compare with: a month without cases would read as a fall from 100.
         if not (_rated(now) and _rated(then)):
-            changes = {
-                code: _change(then.indicators[code].value, v.value)
-                for code, v in now.indicators.items()
-                if code in then.indicators
-            }
-            out[sid] = Delta(sid, None, None, None, now.grade, changes, same)
+            out[sid] = Delta(sid, None, None, None, now.grade, _changes(then.indicators, now.indicators, made), same)
             continue
         composite = None if now.composite is None or then.composite is None else now.composite - then.composite
         moved = None if now.rank is None or then.rank is None else then.rank - now.rank
-        changes = {
-            code: _change(then.indicators[code].value, v.value)
-            for code, v in now.indicators.items()
-            if code in then.indicators
-        }
+        changes = _changes(then.indicators, now.indicators, made)
         out[sid] = Delta(sid, composite, moved, then.grade, now.grade, changes, same)
     return out

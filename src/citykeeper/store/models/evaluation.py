@@ -53,8 +53,16 @@ class CaseContribution(models.Model):
     """What a case last contributed to the counters, so a new event applies only the
     difference: a list of ``[counter, "YYYY-MM-DD", subject_kind, subject_id, key, value]``."""
 
+    # No foreign-key constraint in the database (Django still deletes the row with its case):
+    # this table is derived and rebuilt whole, and a constraint's per-row check costs a
+    # year's rebuild minutes, while dropping it for the rebuild would lock the case table.
     case = models.OneToOneField(
-        "store.Case", models.CASCADE, primary_key=True, related_name="evaluation_contribution", verbose_name=_("案件")
+        "store.Case",
+        models.CASCADE,
+        primary_key=True,
+        related_name="evaluation_contribution",
+        verbose_name=_("案件"),
+        db_constraint=False,
     )
     contributions = models.JSONField(_("计数贡献"), default=list)
 
@@ -71,7 +79,10 @@ class CaseSubject(models.Model):
     """Which subjects a case counts for, and between which days: the index the drill-down
     (from a cell of a table to its cases) starts from, kept with ``CaseContribution``."""
 
-    case = models.ForeignKey("store.Case", models.CASCADE, related_name="+", verbose_name=_("案件"))
+    # No database constraint, as for CaseContribution.
+    case = models.ForeignKey(
+        "store.Case", models.CASCADE, related_name="+", verbose_name=_("案件"), db_constraint=False
+    )
     subject_kind = models.CharField(_("对象类型"), max_length=12)
     subject_id = models.BigIntegerField(_("对象"))
     first_day = models.DateField(_("最早日期"))
