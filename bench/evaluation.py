@@ -777,10 +777,17 @@ def section(results: list[dict], args, minutes: float) -> str:
     sys.path.insert(0, str(ROOT / "bench"))
     from run import machine
 
+    reused = ""
+    if args.reused:
+        load = results[0]["load"]["seconds"] / 60
+        reused = (
+            f" (rebuild and evaluation; the year was loaded before, in {load:.0f} minutes, "
+            "with `--child load`, and reused with `--reuse-pg`)"
+        )
     parts = [
         f"""## 综合评价 at Kunming scale
 
-Written by `make bench` (`bench/evaluation.py`). Machine: {machine()}. The issue's targets:
+Written by `make bench` (`bench/evaluation.py`). Machine: {args.machine or machine()}. The issue's targets:
 a month's full evaluation of a city at Kunming scale (~200,000 cases a month, 3,000 grids,
 150 units, 400 inspectors) in ≤ 1 s; a rebuild of the counters from a year of history
 (2.5 M cases) in ≤ 5 minutes; each next to the naive query over the raw events.
@@ -805,8 +812,10 @@ rejections, self-disposals at plausible rates). Then, each in a fresh process:
 - **checks**: where a naive query counts exactly what a counter counts, both must agree
   (the run stops otherwise).
 
-The whole run took {minutes:.0f} minutes. The machine is shared: other work (the test suite,
-other sessions) may have run beside it, so the figures are on the slow side.
+The whole run took {minutes:.0f} minutes{reused}. The machine is shared: other work (the test suite,
+other sessions) may have run beside it, so the figures are on the slow side; the naive
+queries, which no change of ours makes faster or slower, and the speed gauge above tell
+how fast it was that day.
 """
     ]
     for r in results:
@@ -910,13 +919,25 @@ def main() -> int:
         saved = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
         results, minutes = saved["results"], saved["minutes"]
         args.months, args.per_month, args.write = saved["months"], saved["per_month"], True
+        args.machine, args.reused = saved.get("machine"), saved.get("reused", False)
     else:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from run import machine
+
+        args.machine, args.reused = machine(), bool(args.reuse_pg)  # the gauge before the run
         now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC).replace(microsecond=0)
         engines = ["postgres", "sqlite"] if args.db == "both" else [args.db]
         results = [run_engine(engine, args, now) for engine in engines]
         minutes = (time.perf_counter() - started) / 60
     if args.json:
-        saved = {"months": args.months, "per_month": args.per_month, "minutes": minutes, "results": results}
+        saved = {
+            "months": args.months,
+            "per_month": args.per_month,
+            "minutes": minutes,
+            "results": results,
+            "machine": args.machine,
+            "reused": args.reused,
+        }
         Path(args.json).write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     if (args.months >= FULL_MONTHS and args.per_month >= FULL_PER_MONTH) or args.write:
         from citykeeper.benchmarks import write_section

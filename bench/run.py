@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import timeit
 from pathlib import Path
 
 from citykeeper.benchmarks import write_section
@@ -35,7 +36,13 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    # Shared machines of the same name differ twofold in speed from one day to the next:
+    # a fixed piece of pure Python, timed here, says how fast this one was.
+    gauge = min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1000
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}; "
+        f"speed gauge `sum(range(10**6))` {gauge:.1f} ms (lower is faster)"
+    )
 
 
 def run_one(env: dict[str, str], days: int, per_day: int) -> dict:

@@ -414,3 +414,47 @@ def test_deferred_upkeep_leaves_the_counters_alone_and_rebuilds_them_once_at_the
     assert sum(v for g, _d, c, k, *_rest, v in after if (g, c, k) == ("day", "closed", "unit")) == 2
     counters.rebuild()
     assert counters.rows() == after
+
+
+# ---------------------------------------------------------------- the stored form
+
+
+def test_a_cases_contributions_are_stored_as_compact_text_and_read_back_as_the_same_entries():
+    first, second = dt.date(2026, 10, 3), dt.date(2026, 10, 5)
+    values = {
+        ("reported", first, "grid", 12, 0): 1,
+        ("reported", first, "inspector", 7, 0): 1,
+        ("handling_seconds", second, "unit", 3, 0): 86400,
+        ("closed", second, "unit", 3, 41): 1,  # a key problem: the value is written before the key
+        ("dispatched", first, "unit", 0, 0): 1,  # no unit in particular
+    }
+    text, spans = counters.stored(values)
+    assert text == (
+        "2026-10-03=reported grid 12,reported inspector 7,dispatched unit 0;"
+        "2026-10-05=handling_seconds unit 3 86400,closed unit 3 1 41"
+    )
+    assert counters._from_text(text) == values
+    assert spans == {
+        ("grid", 12): [first, first],
+        ("inspector", 7): [first, first],
+        ("unit", 3): [second, second],
+        ("unit", 0): [first, first],
+    }
+    assert counters.stored({}) == ("", {})
+    assert counters._from_text("") == {} and counters._from_text(None) == {}
+
+
+def test_a_case_whose_entries_are_unchanged_but_stored_in_another_order_is_stored_again(city, people):
+    case = report_case(city, people)
+    row = CaseContribution.objects.get(case=case)
+    days = row.contributions.split(";")
+    entries = days[0].split("=")[1].split(",")
+    assert len(entries) > 1
+    reordered = f"{days[0].split('=')[0]}={','.join(reversed(entries))}"
+    CaseContribution.objects.filter(case=case).update(contributions=";".join([reordered, *days[1:]]))
+    before = counters.rows()
+
+    counters.record_case(case.pk)
+
+    assert CaseContribution.objects.get(case=case).contributions == row.contributions  # as a rebuild writes it
+    assert counters.rows() == before  # and nothing counted twice

@@ -21,7 +21,6 @@ import contextlib
 import contextvars
 import datetime as dt
 import itertools
-import json
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -37,6 +36,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from citykeeper.domain.evaluation.contributions import NEUTRAL_KINDS, CaseFacts, EventFacts, Key, contributions
+from citykeeper.domain.workflow import Action
 from citykeeper.store.bulk import indexes_deferred, insert_rows
 from citykeeper.store.models import (
     Case,
@@ -55,6 +55,7 @@ ROW_KEY = ("grain", "period_start", "counter", "subject_kind", "subject_id", "ke
 # What the rules read from a case; both paths read exactly these (and ``_event_sql``).
 CASE_FIELDS = ("source", "area_id", "category_id", "reporter_id", "assignee_id")
 _NEUTRAL = sorted(str(kind) for kind in NEUTRAL_KINDS)
+_APPROVE_EXTENSION = str(Action.APPROVE_EXTENSION)
 UPSERT_BATCH = 500  # rows per statement (7 parameters each, far below SQLite's limit)
 
 Stored = dict[Key, int]
@@ -79,14 +80,17 @@ def _event_sql(where: str, order: str) -> str:
     """The one statement both paths read events with: only the columns and the parts of the
     JSON the rules read (whether a stage outcome was recorded, its ``on_time`` and
     ``deadline_at``, a dispatch's unit code), extracted by the database so that a rebuild
-    does not parse twenty million JSON documents in Python."""
+    does not parse twenty million JSON documents in Python. Only what the rules read: an
+    outcome's ``deadline_at`` only when it was not on time, the stage deadline only of an
+    approved extension."""
     if connection.vendor == "postgresql":
         on_time = "e.outcome ->> 'on_time' = 'true'"
         deadline = "e.outcome ->> 'deadline_at'"
         unit = "e.data ->> 'unit'"
         # Seconds since the epoch: turned into datetimes in C, where Django's timestamptz
-        # loader (Python) would cost a third of a rebuild.
-        at, deadline_at = "EXTRACT(EPOCH FROM e.at)::float8", "EXTRACT(EPOCH FROM e.stage_deadline_at)::float8"
+        # loader (Python) would cost a third of a rebuild. date_part gives a float8 itself
+        # (EXTRACT computes a numeric, a third of the query's time).
+        at, deadline_at = "date_part('epoch', e.at)", "date_part('epoch', e.stage_deadline_at)"
     else:  # SQLite's json_extract gives 1 for JSON true; timestamps as text (parsed in C)
         at, deadline_at = "CAST(e.at AS TEXT)", "CAST(e.stage_deadline_at AS TEXT)"
         on_time = "json_extract(e.outcome, '$.on_time') = 1"
@@ -96,8 +100,9 @@ def _event_sql(where: str, order: str) -> str:
     neutral = ", ".join(f"'{kind}'" for kind in _NEUTRAL)  # fixed names of this module, not input
     return (
         f"SELECT e.case_id, e.kind, {at}, e.actor_id, e.actor_role, e.from_state, e.to_state, "
-        f"e.outcome IS NOT NULL, {on_time}, {deadline}, "
-        f"CASE WHEN e.kind = 'dispatch' THEN {unit} END, {deadline_at} "
+        f"e.outcome IS NOT NULL, {on_time}, CASE WHEN {on_time} THEN NULL ELSE {deadline} END, "
+        f"CASE WHEN e.kind = 'dispatch' THEN {unit} END, "
+        f"CASE WHEN e.kind = '{_APPROVE_EXTENSION}' THEN {deadline_at} END "
         f"FROM {table} e WHERE e.kind NOT IN ({neutral}) AND {where} ORDER BY {order}"
     )
 
@@ -105,9 +110,11 @@ def _event_sql(where: str, order: str) -> str:
 def _instant(value) -> dt.datetime | None:
     """A timestamp as ``_event_sql`` gives it: seconds since the epoch from PostgreSQL,
     UTC text from SQLite (a naive UTC datetime where Django's converter ran first)."""
+    if type(value) is float:  # the usual case first: called twenty million times in a rebuild
+        return dt.datetime.fromtimestamp(value, dt.UTC)
     if value is None:
         return None
-    if isinstance(value, float | int):
+    if isinstance(value, int):
         return dt.datetime.fromtimestamp(value, dt.UTC)
     if not isinstance(value, dt.datetime):
         value = dt.datetime.fromisoformat(value)
@@ -120,7 +127,7 @@ def _event(row: Sequence) -> EventFacts:
     kind, at, actor_id, actor_role, from_state, to_state, ended, on_time, deadline, unit, deadline_at = row
     outcome = None
     if ended:
-        outcome = {"on_time": bool(on_time)}
+        outcome = {"on_time": True} if on_time else {"on_time": False}
         if deadline is not None:
             outcome["deadline_at"] = deadline
     return EventFacts(
@@ -146,21 +153,67 @@ def _dispatch_units(events: Iterable[EventFacts]) -> set[str]:
     return {e.data["unit"] for e in events if e.kind == "dispatch" and e.data.get("unit")}
 
 
-def _as_json(values: Stored) -> list[list]:
-    """The stored form, sorted so both paths write the same list."""
-    iso: dict[dt.date, str] = {}  # a case's entries fall on a few days
-    rows = []
+# The stored form of a case's contributions (``CaseContribution.contributions``): its days,
+# separated by ";", each "YYYY-MM-DD=" and its entries separated by ",", an entry being
+# "counter kind id", followed by " value" unless the value is 1 and by " key" unless the key
+# is 0 (the value is then always written). So
+# "2026-10-03=reported grid 12,reported inspector 7;2026-10-05=handling_seconds unit 3 86400".
+# Plain text, not JSON: a year's rebuild writes millions of these, and PostgreSQL parses and
+# compresses jsonb several times slower than it copies text (see docs/benchmarks.md).
+DAYS, ENTRIES, FIELDS, DAY_MARK = ";", ",", " ", "="
+
+
+def stored(values: Stored) -> tuple[str, dict[tuple[str, int], list[dt.date]]]:
+    """A case's contributions in their stored form, with its CaseSubject rows: (subject
+    kind, id) → [first, last] day of its entries. One pass over the entries: a rebuild
+    runs this for every case."""
+    by_day: dict[dt.date, list[str]] = {}
+    spans: dict[tuple[str, int], list[dt.date]] = {}
     for (counter, day, kind, sid, key), value in values.items():
-        text = iso.get(day)
-        if text is None:
-            text = iso[day] = day.isoformat()
-        rows.append([counter, text, kind, sid, key, value])
-    rows.sort()
-    return rows
+        if key:
+            text = f"{counter} {kind} {sid} {value} {key}"
+        elif value != 1:
+            text = f"{counter} {kind} {sid} {value}"
+        else:
+            text = f"{counter} {kind} {sid}"
+        held = by_day.get(day)
+        if held is None:
+            by_day[day] = [text]
+        else:
+            held.append(text)
+        span = spans.get((kind, sid))
+        if span is None:
+            spans[(kind, sid)] = [day, day]
+        elif day < span[0]:
+            span[0] = day
+        elif day > span[1]:
+            span[1] = day
+    text = DAYS.join(f"{day.isoformat()}{DAY_MARK}{ENTRIES.join(held)}" for day, held in by_day.items())
+    return text, spans
 
 
-def _from_json(rows: list | None) -> Stored:
-    return {(c, dt.date.fromisoformat(d), k, s, key): v for c, d, k, s, key, v in rows or ()}
+def entries_of(text: str | None) -> Iterator[tuple[str, str, str, int, int, int]]:
+    """The entries of a stored form: (counter, "YYYY-MM-DD", subject kind, id, key, value)."""
+    if not text:
+        return
+    for part in text.split(DAYS):
+        day, _mark, held = part.partition(DAY_MARK)
+        for entry in held.split(ENTRIES):
+            counter, kind, sid, *rest = entry.split(FIELDS)
+            value = int(rest[0]) if rest else 1
+            key = int(rest[1]) if len(rest) > 1 else 0
+            yield counter, day, kind, int(sid), key, value
+
+
+def _from_text(text: str | None) -> Stored:
+    days: dict[str, dt.date] = {}
+    out: Stored = {}
+    for counter, day, kind, sid, key, value in entries_of(text):
+        date = days.get(day)
+        if date is None:
+            date = days[day] = dt.date.fromisoformat(day)
+        out[(counter, date, kind, sid, key)] = value
+    return out
 
 
 def subject_days(values: Stored) -> dict[tuple[str, int], tuple[dt.date, dt.date]]:
@@ -222,13 +275,14 @@ def record_case(case_id: int, *, kind: str | None = None) -> None:
     codes = _dispatch_units(events)
     unit_ids = dict(Unit.objects.filter(code__in=codes).values_list("code", "id")) if codes else {}
     now = contributions(case, events, tz=_tz(), unit_ids=unit_ids)
-    old = _from_json(before)
-    if now == old and before is not None:
+    text, spans = stored(now)
+    if text == before:  # the same text, not only the same entries: what a rebuild writes
         return
+    old = _from_text(before)
     deltas = _row_deltas(old, -1, _row_deltas(now))
     _apply({k: v for k, v in deltas.items() if v})
-    _store_contribution(case_id, now)
-    _store_subjects(case_id, subject_days(old), subject_days(now))
+    _store_contribution(case_id, text)
+    _store_subjects(case_id, subject_days(old), {pair: (first, last) for pair, (first, last) in spans.items()})
 
 
 def _apply(deltas: dict[RowKey, int]) -> None:
@@ -260,15 +314,14 @@ def _apply(deltas: dict[RowKey, int]) -> None:
             cursor.execute(f"DELETE FROM {table} WHERE {q('value')} = 0 AND {q('id')} IN ({marks})", emptied)
 
 
-def _store_contribution(case_id: int, values: Stored) -> None:
-    field = CaseContribution._meta.get_field("contributions")
+def _store_contribution(case_id: int, text: str) -> None:
     table = connection.ops.quote_name(CaseContribution._meta.db_table)
     q = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({q('case_id')}, {q('contributions')}) VALUES (%s, %s) "
             f"ON CONFLICT ({q('case_id')}) DO UPDATE SET {q('contributions')} = excluded.{q('contributions')}",
-            [case_id, field.get_db_prep_save(_as_json(values), connection)],
+            [case_id, text],
         )
 
 
@@ -339,9 +392,6 @@ def _histories(
         yield case_id, facts, history
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _counter_line(row) -> str:
     grain, period, counter, kind, sid, key, value = row  # names of this module: nothing to escape
     return f"{grain}\t{period.isoformat()}\t{counter}\t{kind}\t{sid}\t{key}\t{value}"
@@ -353,8 +403,8 @@ def _subject_line(row) -> str:
 
 
 def _contribution_line(row) -> str:
-    case_id, text = row
-    return f"{case_id}\t{text.translate(_COPY_ESCAPES)}"
+    case_id, text = row  # counter and subject names of this module, numbers and dates: nothing to escape
+    return f"{case_id}\t{text}"
 
 
 COUNTER_COLUMNS = [*ROW_KEY, "value"]
@@ -405,30 +455,35 @@ class _Totals:
     SLACK = dt.timedelta(days=1)
 
     def __init__(self) -> None:
-        self.days: dict[dt.date, dict[Tail, int]] = {}
+        self.days: dict[dt.date, dict[Key, int]] = {}
         self.months: dict[dt.date, dict[Tail, int]] = {}
         self.late: Counter = Counter()
         self.days_before = dt.date.min  # days before this one are written
         self.months_before = dt.date.min
 
     def add(self, values: Stored) -> None:
-        """A case's contributions: into its days (months are summed from the days as they
-        are written out) or, for a day already written, into the late rows."""
-        days, late = self.days, self.late
-        for (counter, day, kind, sid, key), value in values.items():
-            tail = (counter, kind, sid, key)
-            if day >= self.days_before:
-                held = days.get(day)
-                if held is None:
-                    held = days[day] = {}
-                held[tail] = held.get(tail, 0) + value
-            else:
-                late[(DAY, day, *tail)] += value
-                month = day.replace(day=1)
-                if month >= self.months_before:
-                    self._into_month(month, {tail: value})
-                else:
-                    late[(MONTH, month, *tail)] += value
+        """A case's contributions: into its days (held under the contributions' own keys;
+        months are summed from the days as they are written out) or, for a day already
+        written, into the late rows."""
+        days = self.days
+        for entry, value in values.items():
+            held = days.get(entry[1])
+            if held is None:
+                if entry[1] < self.days_before:
+                    self._add_late(entry, value)
+                    continue
+                held = days[entry[1]] = {}
+            held[entry] = held.get(entry, 0) + value
+
+    def _add_late(self, entry: Key, value: int) -> None:
+        counter, day, kind, sid, key = entry
+        tail = (counter, kind, sid, key)
+        self.late[(DAY, day, *tail)] += value
+        month = day.replace(day=1)
+        if month >= self.months_before:
+            self._into_month(month, {tail: value})
+        else:
+            self.late[(MONTH, month, *tail)] += value
 
     def _into_month(self, month: dt.date, rows: dict[Tail, int]) -> None:
         held = self.months.get(month)
@@ -449,13 +504,20 @@ class _Totals:
                 return []  # the usual case: the same day as the case before
             months_before = days_before.replace(day=1)
         self.days_before, self.months_before = days_before, max(self.months_before, months_before)
-        rows: list[tuple] = []
+        rows: list[tuple] = []  # in no particular order: the indexes are built after
         for day in sorted(d for d in self.days if d < days_before):
             held = self.days.pop(day)
-            rows += [(DAY, day, *tail, value) for tail, value in sorted(held.items()) if value]
-            self._into_month(day.replace(day=1), held)
+            month = day.replace(day=1)
+            into = self.months.get(month)
+            if into is None:
+                into = self.months[month] = {}
+            for (counter, _day, kind, sid, key), value in held.items():
+                if value:
+                    rows.append((DAY, day, counter, kind, sid, key, value))
+                    tail = (counter, kind, sid, key)
+                    into[tail] = into.get(tail, 0) + value
         for month in sorted(m for m in self.months if m < self.months_before):
-            rows += [(MONTH, month, *tail, value) for tail, value in sorted(self.months.pop(month).items()) if value]
+            rows += [(MONTH, month, *tail, value) for tail, value in self.months.pop(month).items() if value]
         return rows
 
 
@@ -502,7 +564,6 @@ def _compute(share: _Share, histories, emit, *, unit_ids: dict[str, int], batch:
     ``emit(table, rows)`` a batch at a time; return the rows to add at the end (``late``)
     and what was done."""
     tz = _tz()
-    pg = connection.vendor == "postgresql"
     totals = _Totals()
     first, until = share.owns
     late: Counter = Counter()
@@ -526,10 +587,9 @@ def _compute(share: _Share, histories, emit, *, unit_ids: dict[str, int], batch:
         totals.add(values)
         stats["cases"] += 1
         stats["events"] += len(history)
-        data = _as_json(values)
-        # COPY takes JSON text; insert_rows adapts a list through the field itself
-        contributed.append((case_id, json.dumps(data, ensure_ascii=False, separators=(",", ":")) if pg else data))
-        subjects += [(case_id, kind, sid, *days) for (kind, sid), days in subject_days(values).items()]
+        text, spans = stored(values)
+        contributed.append((case_id, text))
+        subjects += [(case_id, kind, sid, *days) for (kind, sid), days in spans.items()]
         if history:
             rows += totals.final(history[0].at.astimezone(tz).date())
         if len(contributed) >= batch:
@@ -585,8 +645,8 @@ def _worker(share: _Share, job: dict, pipe) -> None:
             conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # an id pg_export_snapshot gave
             names = iter(range(1 << 30))
 
-            def cursor_for():
-                return conn.cursor(name=f"rebuild_{next(names)}")
+            def cursor_for():  # binary: numbers come as they are stored, not as text to parse
+                return conn.cursor(name=f"rebuild_{next(names)}", binary=True)
 
             def emit(name: str, rows: list) -> None:
                 if rows:

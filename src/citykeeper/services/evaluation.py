@@ -1009,7 +1009,7 @@ def entries(period: Period, sources: dict[str, dict[str, Spans]], *, sampled: bo
     texts = _as_text(sources)
     found = []
     for number, contributions in rows.iterator(chunk_size=2000):
-        for counter, day, kind, sid, key, value in contributions:
+        for counter, day, kind, sid, key, value in counters.entries_of(contributions):
             if not start <= day <= end:
                 continue
             if _covers(texts.get(counter, texts["*"]), kind, sid, day):

@@ -114,7 +114,9 @@ class EventFacts(NamedTuple):
     to_state: str
     outcome: dict | None
     data: dict
-    deadline_at: datetime | None = None  # the running stage's deadline after the event
+    # The running stage's deadline after the event; the rules read it only from an approved
+    # extension, and ``services.counters`` reads it from the database only for that kind.
+    deadline_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- reading the history
@@ -189,10 +191,6 @@ def _read(case: CaseFacts, events: Sequence[EventFacts], unit_ids: Mapping[str, 
 
 
 # ---------------------------------------------------------------- who is credited
-
-
-def _actor(step: _Step) -> int:
-    return step.event.actor_id or 0
 
 
 def _reporter(h: _History) -> int | None:
@@ -310,11 +308,19 @@ STAGE_RULES: dict[str, StageRule] = {
 # ---------------------------------------------------------------- the whole case
 
 
-# counter → the kinds of its subjects as stored (plain strings: an enum member hashes
-# through a Python call, and this is looked up tens of millions of times in a rebuild).
-_CREDITED = {c.name: tuple(subject.value for subject in c.subjects) for c in COUNTERS}
-_GRID, _UNIT, _POST = Subject.GRID.value, Subject.UNIT.value, "post"
+# counter → (whether it credits the grid, whether the unit, the posts it credits): plain
+# strings, since an enum member hashes through a Python call and this is looked up tens of
+# millions of times in a rebuild.
+_GRID, _UNIT = Subject.GRID.value, Subject.UNIT.value
 _INSPECTOR, _SHIFT_LEAD = Subject.INSPECTOR.value, Subject.SHIFT_LEAD.value
+_CREDITED = {
+    c.name: (
+        Subject.GRID in c.subjects,
+        Subject.UNIT in c.subjects,
+        tuple(s.value for s in c.subjects if s not in (Subject.GRID, Subject.UNIT)),
+    )
+    for c in COUNTERS
+}
 
 
 class _Sink:
@@ -325,29 +331,45 @@ class _Sink:
         self.out: dict[Key, int] = {}
         self._days: dict[datetime, date] = {}  # a case's events share few instants
 
-    def add(self, counter: str, at: datetime, who: Mapping[str, int | None], value: int = 1) -> None:
-        """Count ``value`` for ``counter`` on ``at``'s local day, for the case's grid and for
-        ``who``: subject kind (or ``"post"`` for every post not named) → id (None: no one)."""
+    def add(
+        self,
+        counter: str,
+        at: datetime,
+        unit: int,
+        person: int | None,
+        *,
+        value: int = 1,
+        named: Mapping[str, int] | None = None,
+    ) -> None:
+        """Count ``value`` for ``counter`` on ``at``'s local day, for the case's grid, for
+        ``unit`` and for the people: ``named`` maps a post to its person, ``person`` is
+        every other post's (None: no one)."""
         day = self._days.get(at)
         if day is None:
             day = self._days[at] = at.astimezone(self.tz).date()
         out, key = self.out, self.key
-        for kind in _CREDITED[counter]:
-            if kind == _GRID:
-                subject_id = self.grid_id
-            else:
-                subject_id = who[kind] if kind in who else who.get(_POST)
+        grid, with_unit, posts = _CREDITED[counter]
+        if grid and self.grid_id is not None:
+            entry = (counter, day, _GRID, self.grid_id, key)
+            out[entry] = out.get(entry, 0) + value
+        if with_unit and unit is not None:
+            entry = (counter, day, _UNIT, unit, key)
+            out[entry] = out.get(entry, 0) + value
+        for kind in posts:
+            subject_id = named[kind] if named is not None and kind in named else person
             if subject_id is not None:
                 entry = (counter, day, kind, subject_id, key)
                 out[entry] = out.get(entry, 0) + value
 
 
 def _event_counts(h: _History, sink: _Sink) -> None:
+    add, reporter = sink.add, _reporter(h)
     for step in h.steps:
-        for counter, when in EVENT_COUNTS.get(step.event.kind, ()):
-            if when(h, step):
-                post = _reporter(h) if counter in _REPORTER_COUNTERS else _actor(step)
-                sink.add(counter, step.event.at, {_UNIT: step.unit, _POST: post})
+        event = step.event
+        for counter, when in EVENT_COUNTS.get(event.kind, ()):
+            if when is _always or when(h, step):
+                person = reporter if counter in _REPORTER_COUNTERS else event.actor_id or 0
+                add(counter, event.at, step.unit, person)
 
 
 def _stage_counts(h: _History, sink: _Sink) -> None:
@@ -359,12 +381,11 @@ def _stage_counts(h: _History, sink: _Sink) -> None:
         if end is not None:
             if end.kind in rule.ended_by:
                 for counter in rule.due:
-                    sink.add(counter, end.at, {_UNIT: instance.unit, _POST: end.actor_id or 0})
+                    sink.add(counter, end.at, instance.unit, end.actor_id or 0)
         elif instance.overdue_at is not None and rule.overdue_counts(h.case):
-            inspector = h.case.assignee_id or 0
-            who = {_UNIT: instance.unit, _INSPECTOR: inspector, _POST: 0}
+            inspector = {_INSPECTOR: h.case.assignee_id or 0}
             for counter in rule.overdue:
-                sink.add(counter, instance.overdue_at, who)
+                sink.add(counter, instance.overdue_at, instance.unit, 0, named=inspector)
 
 
 def _closing_counts(h: _History, sink: _Sink) -> None:
@@ -380,16 +401,17 @@ def _closing_counts(h: _History, sink: _Sink) -> None:
     if h.steps[-1].event.to_state == State.CLOSED and closes:
         close = closes[-1]
         unit = last.unit if last is not None else close.unit
-        who = {_UNIT: unit, _SHIFT_LEAD: close.event.actor_id or 0}
+        lead = {_SHIFT_LEAD: close.event.actor_id or 0}  # no other post is credited
         at = close.event.at
-        sink.add("closed", at, who)
-        sink.add("close_due", at, who)
+        sink.add("closed", at, unit, None, named=lead)
+        sink.add("close_due", at, unit, None, named=lead)
         if last is not None and last.end is not None and (last.end.outcome or {}).get("on_time"):
-            sink.add("closed_on_time", at, who)
+            sink.add("closed_on_time", at, unit, None, named=lead)
         if _on_time(h, close):
-            sink.add("close_stage_on_time", at, who)
+            sink.add("close_stage_on_time", at, unit, None, named=lead)
         reported_at = h.steps[0].event.at
-        sink.add("handling_seconds", at, who, int((at - reported_at).total_seconds()))
+        seconds = int((at - reported_at).total_seconds())
+        sink.add("handling_seconds", at, unit, None, value=seconds, named=lead)
         return
     if last is None:
         return
@@ -400,9 +422,9 @@ def _closing_counts(h: _History, sink: _Sink) -> None:
     else:
         past = None
     if past is not None:
-        who = {_UNIT: last.unit, _SHIFT_LEAD: 0}
-        sink.add("overdue_unclosed", past, who)
-        sink.add("close_due", past, who)
+        nobody = {_SHIFT_LEAD: 0}  # the shift lead of a case not closed
+        sink.add("overdue_unclosed", past, last.unit, None, named=nobody)
+        sink.add("close_due", past, last.unit, None, named=nobody)
 
 
 RULES = (_event_counts, _stage_counts, _closing_counts)
