@@ -12,7 +12,7 @@ import pytest
 
 from citykeeper.domain.workflow import Role
 from citykeeper.services import deadlines
-from citykeeper.store.models import EvaluationAdjustment, EvaluationRun, SamplingItem, SamplingRound
+from citykeeper.store.models import CaseEvent, EvaluationAdjustment, EvaluationRun, SamplingItem, SamplingRound
 from citykeeper.web.console import evaluation as page
 from tests.factories import local, make_user
 from tests.web.test_console_evaluation import MONDAY, NOW, client_for, dispatched, figure, good_month, row_of, text
@@ -134,6 +134,12 @@ def test_a_sample_is_drawn_and_its_rechecks_recorded_in_the_console(month, evalu
     round_page = text(client.get(response["Location"]))
     assert f"<code data-seed>{row.seed}</code>" in round_page and 'data-verified="yes"' in round_page
     assert "鼓楼区市政所" in round_page and "每个责任单位 2 件" in round_page
+    # Each drawn case names the inspector who passed its 核查: a failed re-check counts against them.
+    assert "核查通过的监督员" in round_page
+    for drawn in row.items.all():
+        checked = CaseEvent.objects.filter(case=drawn.case, kind="check_pass").order_by("-seq").first()
+        name = checked.actor.display_name or checked.actor.username
+        assert re.search(rf'data-item="{drawn.pk}".*?<td data-passed-check>{name}</td>', round_page, re.S)
     item = row.items.order_by("pk").first()
     recorded = client.post(f"{SAMPLING}items/{item.pk}/", {"result": "failed", "note": "井盖仍破损"})
     assert recorded.status_code == 302

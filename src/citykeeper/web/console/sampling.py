@@ -33,7 +33,7 @@ from citykeeper.domain.evaluation.sampling import MAX_MISSED, RESULTS, Result, S
 from citykeeper.domain.evaluation.scoring import MAX_ADJUSTMENT
 from citykeeper.services import evaluation as service
 from citykeeper.services import sampling
-from citykeeper.store.models import EvaluationRun, SamplingItem, SamplingRound
+from citykeeper.store.models import EvaluationRun, SamplingItem, SamplingRound, User
 from citykeeper.web.console import evaluation as page
 from citykeeper.web.console.dispatch import forbidden
 from citykeeper.web.evaluation_labels import indicator_label
@@ -192,10 +192,28 @@ def rounds(request: HttpRequest) -> HttpResponse:
     return redirect("console-evaluation-sampling-round", round_id=row.pk)
 
 
+def _passed_check(items: list[SamplingItem]) -> dict[int, str]:
+    """Item id → the inspector who passed the 核查 its case's closing followed, as the
+    bulletin names them (a failed re-check counts against that inspector's 核查失实率)."""
+    cased = [item for item in items if item.case_id]
+    if not cased:
+        return {}
+    found = sampling.checkers((item.case_id, item.day) for item in cased)
+    people = {u.pk: u for u in User.objects.filter(pk__in={pk for pk in found.values() if pk})}
+    names = {}
+    for item in cased:
+        inspector = people.get(found[(item.case_id, item.day)])
+        names[item.pk] = page.person(inspector) if inspector is not None else _("无（未经核查结案）")
+    return names
+
+
 def _items(row: SamplingRound) -> list[dict]:
-    items = row.items.select_related("case", "case__category", "grid", "unit", "inspector", "checked_by").order_by(
-        "unit__code", "inspector__username", "position"
+    items = list(
+        row.items.select_related("case", "case__category", "grid", "unit", "inspector", "checked_by").order_by(
+            "unit__code", "inspector__username", "position"
+        )
     )
+    passed = _passed_check(items)
     out = []
     for item in items:
         judged = item.unit.name if item.unit_id else page.person(item.inspector)
@@ -203,6 +221,7 @@ def _items(row: SamplingRound) -> list[dict]:
             {
                 "item": item,
                 "judged": judged,
+                "passed_check": passed.get(item.pk, ""),
                 "what": item.case.number if item.case_id else item.grid.code,
                 "where": (item.case.address if item.case_id else item.grid.name) or "",
                 "result": str(RESULT_LABELS.get(item.result, item.result)),
