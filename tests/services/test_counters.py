@@ -421,27 +421,41 @@ def test_deferred_upkeep_leaves_the_counters_alone_and_rebuilds_them_once_at_the
 
 def test_a_cases_contributions_are_stored_as_compact_text_and_read_back_as_the_same_entries():
     first, second = dt.date(2026, 10, 3), dt.date(2026, 10, 5)
-    values = {
-        ("reported", first, "grid", 12, 0): 1,
-        ("reported", first, "inspector", 7, 0): 1,
-        ("handling_seconds", second, "unit", 3, 0): 86400,
-        ("closed", second, "unit", 3, 41): 1,  # a key problem: the value is written before the key
-        ("dispatched", first, "unit", 0, 0): 1,  # no unit in particular
+    by_day = {
+        first: {("reported", "grid", 12, 0): 1, ("reported", "inspector", 7, 0): 1},
+        second: {
+            ("handling_seconds", "unit", 3, 0): 86400,
+            ("closed", "unit", 3, 41): 1,  # a key problem: the value is written before the key
+        },
     }
-    text, spans = counters.stored(values)
+    by_day[first][("dispatched", "unit", 0, 0)] = 1  # no unit in particular
+    text, spans = counters.stored(by_day)
     assert text == (
         "2026-10-03=reported grid 12,reported inspector 7,dispatched unit 0;"
         "2026-10-05=handling_seconds unit 3 86400,closed unit 3 1 41"
     )
-    assert counters._from_text(text) == values
+    assert counters._from_text(text) == {
+        ("reported", first, "grid", 12, 0): 1,
+        ("reported", first, "inspector", 7, 0): 1,
+        ("dispatched", first, "unit", 0, 0): 1,
+        ("handling_seconds", second, "unit", 3, 0): 86400,
+        ("closed", second, "unit", 3, 41): 1,
+    }
     assert spans == {
-        ("grid", 12): [first, first],
-        ("inspector", 7): [first, first],
-        ("unit", 3): [second, second],
-        ("unit", 0): [first, first],
+        ("grid", 12): ["2026-10-03", "2026-10-03"],
+        ("inspector", 7): ["2026-10-03", "2026-10-03"],
+        ("unit", 3): ["2026-10-05", "2026-10-05"],
+        ("unit", 0): ["2026-10-03", "2026-10-03"],
     }
     assert counters.stored({}) == ("", {})
     assert counters._from_text("") == {} and counters._from_text(None) == {}
+
+
+def test_a_subject_credited_on_several_days_spans_from_its_first_to_its_last_whatever_their_order():
+    late, early, middle = dt.date(2026, 10, 9), dt.date(2026, 10, 2), dt.date(2026, 10, 5)
+    entry = ("urged", "unit", 3, 0)
+    _text, spans = counters.stored({late: {entry: 1}, early: {entry: 1}, middle: {entry: 1}})
+    assert spans == {("unit", 3): ["2026-10-02", "2026-10-09"]}
 
 
 def test_a_case_whose_entries_are_unchanged_but_stored_in_another_order_is_stored_again(city, people):

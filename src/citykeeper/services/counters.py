@@ -35,7 +35,15 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, transaction
 
-from citykeeper.domain.evaluation.contributions import NEUTRAL_KINDS, CaseFacts, EventFacts, Key, contributions
+from citykeeper.domain.evaluation.contributions import (
+    NEUTRAL_KINDS,
+    ByDay,
+    CaseFacts,
+    Entry,
+    EventFacts,
+    Key,
+    contributions_by_day,
+)
 from citykeeper.domain.workflow import Action
 from citykeeper.store.bulk import indexes_deferred, insert_rows
 from citykeeper.store.models import (
@@ -121,32 +129,38 @@ def _instant(value) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+_ON_TIME, _LATE = {"on_time": True}, {"on_time": False}  # shared: the rules only read outcomes
+_NO_DATA: dict = {}
+_fromtimestamp, _UTC = dt.datetime.fromtimestamp, dt.UTC
+
+
 def _event(row: Sequence) -> EventFacts:
-    """A row of ``_event_sql`` (without its case id) as the rules read it: the outcome and
-    the data reduced to the keys they look at."""
-    kind, at, actor_id, actor_role, from_state, to_state, ended, on_time, deadline, unit, deadline_at = row
+    """A row of ``_event_sql`` as the rules read it: the outcome and the data reduced to the
+    keys they look at."""
+    _case, kind, at, actor_id, actor_role, from_state, to_state, ended, on_time, deadline, unit, deadline_at = row
     outcome = None
     if ended:
-        outcome = {"on_time": True} if on_time else {"on_time": False}
         if deadline is not None:
-            outcome["deadline_at"] = deadline
+            outcome = {"on_time": bool(on_time), "deadline_at": deadline}
+        else:
+            outcome = _ON_TIME if on_time else _LATE
     return EventFacts(
         kind,
-        _instant(at),
+        _fromtimestamp(at, _UTC) if type(at) is float else _instant(at),
         actor_id,
         actor_role,
         from_state,
         to_state,
         outcome,
-        {"unit": unit} if unit is not None else {},
-        _instant(deadline_at),
+        {"unit": unit} if unit is not None else _NO_DATA,
+        None if deadline_at is None else _instant(deadline_at),
     )
 
 
 def _case_events(case_id: int) -> list[EventFacts]:
     with connection.cursor() as cursor:
         cursor.execute(_event_sql("e.case_id = %s", "e.seq"), [case_id])
-        return [_event(row[1:]) for row in cursor.fetchall()]
+        return [_event(row) for row in cursor.fetchall()]
 
 
 def _dispatch_units(events: Iterable[EventFacts]) -> set[str]:
@@ -163,33 +177,44 @@ def _dispatch_units(events: Iterable[EventFacts]) -> set[str]:
 DAYS, ENTRIES, FIELDS, DAY_MARK = ";", ",", " ", "="
 
 
-def stored(values: Stored) -> tuple[str, dict[tuple[str, int], list[dt.date]]]:
-    """A case's contributions in their stored form, with its CaseSubject rows: (subject
-    kind, id) → [first, last] day of its entries. One pass over the entries: a rebuild
-    runs this for every case."""
-    by_day: dict[dt.date, list[str]] = {}
-    spans: dict[tuple[str, int], list[dt.date]] = {}
-    for (counter, day, kind, sid, key), value in values.items():
-        if key:
-            text = f"{counter} {kind} {sid} {value} {key}"
-        elif value != 1:
-            text = f"{counter} {kind} {sid} {value}"
-        else:
-            text = f"{counter} {kind} {sid}"
-        held = by_day.get(day)
-        if held is None:
-            by_day[day] = [text]
-        else:
-            held.append(text)
-        span = spans.get((kind, sid))
-        if span is None:
-            spans[(kind, sid)] = [day, day]
-        elif day < span[0]:
-            span[0] = day
-        elif day > span[1]:
-            span[1] = day
-    text = DAYS.join(f"{day.isoformat()}{DAY_MARK}{ENTRIES.join(held)}" for day, held in by_day.items())
-    return text, spans
+def stored(by_day: ByDay) -> tuple[str, dict[tuple[str, int], list[str]]]:
+    """A case's contributions (``contributions_by_day``) in their stored form, with its
+    CaseSubject rows: (subject kind, id) → [first, last] day of its entries, as
+    "YYYY-MM-DD" (the form COPY takes; ``_day_spans`` gives dates). One pass over the
+    entries: a rebuild runs this for every case."""
+    parts: list[str] = []
+    spans: dict[tuple[str, int], list[str]] = {}
+    for day, held in by_day.items():
+        iso = day.isoformat()
+        texts = []
+        for (counter, kind, sid, key), value in held.items():
+            if key:
+                texts.append(f"{counter} {kind} {sid} {value} {key}")
+            elif value != 1:
+                texts.append(f"{counter} {kind} {sid} {value}")
+            else:
+                texts.append(f"{counter} {kind} {sid}")
+            span = spans.get((kind, sid))
+            if span is None:
+                spans[(kind, sid)] = [iso, iso]
+            elif iso > span[1]:
+                span[1] = iso
+            elif iso < span[0]:
+                span[0] = iso
+        parts.append(f"{iso}{DAY_MARK}{ENTRIES.join(texts)}")
+    return DAYS.join(parts), spans
+
+
+def _day_spans(spans: dict[tuple[str, int], list[str]]) -> dict[tuple[str, int], tuple[dt.date, dt.date]]:
+    return {pair: (dt.date.fromisoformat(first), dt.date.fromisoformat(last)) for pair, (first, last) in spans.items()}
+
+
+def _flat(by_day: ByDay) -> Stored:
+    return {
+        (counter, day, kind, sid, key): value
+        for day, held in by_day.items()
+        for (counter, kind, sid, key), value in held.items()
+    }
 
 
 def entries_of(text: str | None) -> Iterator[tuple[str, str, str, int, int, int]]:
@@ -274,15 +299,15 @@ def record_case(case_id: int, *, kind: str | None = None) -> None:
     events = _case_events(case_id)
     codes = _dispatch_units(events)
     unit_ids = dict(Unit.objects.filter(code__in=codes).values_list("code", "id")) if codes else {}
-    now = contributions(case, events, tz=_tz(), unit_ids=unit_ids)
-    text, spans = stored(now)
+    by_day = contributions_by_day(case, events, tz=_tz(), unit_ids=unit_ids)
+    text, spans = stored(by_day)
     if text == before:  # the same text, not only the same entries: what a rebuild writes
         return
     old = _from_text(before)
-    deltas = _row_deltas(old, -1, _row_deltas(now))
+    deltas = _row_deltas(old, -1, _row_deltas(_flat(by_day)))
     _apply({k: v for k, v in deltas.items() if v})
     _store_contribution(case_id, text)
-    _store_subjects(case_id, subject_days(old), {pair: (first, last) for pair, (first, last) in spans.items()})
+    _store_subjects(case_id, subject_days(old), _day_spans(spans))
 
 
 def _apply(deltas: dict[RowKey, int]) -> None:
@@ -386,7 +411,7 @@ def _histories(
             pending = next(events, None)
         history = []
         while pending is not None and pending[0] == case_id:
-            history.append(_event(pending[1:]))
+            history.append(_event(pending))
             pending = next(events, None)
         facts = _facts(source, grid_id, category_id, reporter_id, assignee_id, key_problem=category_id in key_problems)
         yield case_id, facts, history
@@ -397,48 +422,37 @@ def _counter_line(row) -> str:
     return f"{grain}\t{period.isoformat()}\t{counter}\t{kind}\t{sid}\t{key}\t{value}"
 
 
-def _subject_line(row) -> str:
-    case_id, kind, sid, first, last = row
-    return f"{case_id}\t{kind}\t{sid}\t{first.isoformat()}\t{last.isoformat()}"
-
-
-def _contribution_line(row) -> str:
-    case_id, text = row  # counter and subject names of this module, numbers and dates: nothing to escape
-    return f"{case_id}\t{text}"
-
-
 COUNTER_COLUMNS = [*ROW_KEY, "value"]
 SUBJECT_COLUMNS = ["case_id", "subject_kind", "subject_id", "first_day", "last_day"]
 CONTRIBUTION_COLUMNS = ["case_id", "contributions"]
-# The three tables a rebuild fills: the model, its columns, the COPY line of a row.
+# The three tables a rebuild fills, with the columns of its COPY lines (tab-separated;
+# names of this module, numbers, ISO days and the stored form: nothing to escape).
 _TABLES = {
-    "counter": (EvaluationCounter, COUNTER_COLUMNS, _counter_line),
-    "subject": (CaseSubject, SUBJECT_COLUMNS, _subject_line),
-    "contribution": (CaseContribution, CONTRIBUTION_COLUMNS, _contribution_line),
+    "counter": (EvaluationCounter, COUNTER_COLUMNS),
+    "subject": (CaseSubject, SUBJECT_COLUMNS),
+    "contribution": (CaseContribution, CONTRIBUTION_COLUMNS),
 }
 
 
 def _copy_sql(name: str) -> str:
-    model, columns, _line = _TABLES[name]
+    model, columns = _TABLES[name]
     names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
     return f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN"
 
 
-def _write(name: str, rows: list[Sequence]) -> int:
-    """Insert ``rows`` into one of the three tables: on PostgreSQL as one COPY of text lines
+def _write(name: str, lines: list[str]) -> int:
+    """Insert COPY ``lines`` into one of the three tables: on PostgreSQL as one COPY
     (psycopg's write_row costs microseconds a row, and a year's rebuild writes tens of
-    millions), on SQLite with ``executemany``."""
-    if not rows:
+    millions), on SQLite split into values for ``executemany`` (its integer columns take
+    the digits as numbers, and it stores days as this text)."""
+    if not lines:
         return 0
-    model, columns, line = _TABLES[name]
+    model, columns = _TABLES[name]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor, cursor.cursor.copy(_copy_sql(name)) as copy:
-            copy.write("\n".join(map(line, rows)) + "\n")
-        return len(rows)
-    return insert_rows(model, columns, rows, batch=len(rows))
-
-
-Tail = tuple[str, str, int, int]  # (counter, subject kind, subject id, key)
+            copy.write("\n".join(lines) + "\n")
+        return len(lines)
+    return insert_rows(model, columns, [line.split("\t") for line in lines], batch=len(lines))
 
 
 class _Totals:
@@ -447,55 +461,68 @@ class _Totals:
     Cases come in id order, which is the order they were reported in, and nothing a case
     contributes is dated before its report. So once a case reported on day D is read, the
     rows of days before D − 1 (one day of slack for ids and report times that disagree
-    around midnight) are final: they are written out and dropped. Memory holds the days
-    still open (a few weeks: cases open that long), not the year. A case that contributes
-    to a day already written (an imported case with an old report time and a new id) is
-    not lost: its amounts are kept apart and added to the written rows at the end."""
+    around midnight) are final: they are taken out as COPY lines and dropped. Memory holds
+    the days still open (a few weeks: cases open that long), not the year. A case that
+    contributes to a day already taken out (an imported case with an old report time and a
+    new id) is not lost: its amounts are kept apart in ``late`` and added to the written
+    rows at the end, as are the rows of days this process does not own (``_Share``)."""
 
     SLACK = dt.timedelta(days=1)
 
-    def __init__(self) -> None:
-        self.days: dict[dt.date, dict[Key, int]] = {}
-        self.months: dict[dt.date, dict[Tail, int]] = {}
+    def __init__(self, owns: tuple[dt.date, dt.date] = (dt.date.min, dt.date.max)) -> None:
+        self.owns = owns
+        self.days: ByDay = {}
+        self.months: ByDay = {}
         self.late: Counter = Counter()
-        self.days_before = dt.date.min  # days before this one are written
+        self.days_before = dt.date.min  # days before this one are taken out
         self.months_before = dt.date.min
 
-    def add(self, values: Stored) -> None:
-        """A case's contributions: into its days (held under the contributions' own keys;
-        months are summed from the days as they are written out) or, for a day already
-        written, into the late rows."""
+    def add(self, by_day: ByDay) -> None:
+        """A case's contributions: into its days (months are summed from the days as they
+        are taken out) or, for a day already taken out, into the late rows."""
         days = self.days
-        for entry, value in values.items():
-            held = days.get(entry[1])
+        for day, entries in by_day.items():
+            held = days.get(day)
             if held is None:
-                if entry[1] < self.days_before:
-                    self._add_late(entry, value)
-                    continue
-                held = days[entry[1]] = {}
-            held[entry] = held.get(entry, 0) + value
+                if day < self.days_before:
+                    self._add_late(day, entries)
+                else:
+                    days[day] = entries  # the case's own: nothing reads it after
+                continue
+            for entry, value in entries.items():
+                held[entry] = held.get(entry, 0) + value
 
-    def _add_late(self, entry: Key, value: int) -> None:
-        counter, day, kind, sid, key = entry
-        tail = (counter, kind, sid, key)
-        self.late[(DAY, day, *tail)] += value
+    def _add_late(self, day: dt.date, entries: dict[Entry, int]) -> None:
         month = day.replace(day=1)
+        into = None
         if month >= self.months_before:
-            self._into_month(month, {tail: value})
-        else:
-            self.late[(MONTH, month, *tail)] += value
+            into = self.months.get(month)
+            if into is None:
+                into = self.months[month] = {}
+        for entry, value in entries.items():
+            self.late[(DAY, day, *entry)] += value
+            if into is not None:
+                into[entry] = into.get(entry, 0) + value
+            else:
+                self.late[(MONTH, month, *entry)] += value
 
-    def _into_month(self, month: dt.date, rows: dict[Tail, int]) -> None:
-        held = self.months.get(month)
-        if held is None:
-            self.months[month] = dict(rows)
-            return
-        for tail, value in rows.items():
-            held[tail] = held.get(tail, 0) + value
+    def _out(self, grain: str, period: dt.date, held: dict[Entry, int], lines: list[str]) -> None:
+        if self.owns[0] <= period < self.owns[1]:
+            iso = period.isoformat()
+            lines += [
+                f"{grain}\t{iso}\t{counter}\t{kind}\t{sid}\t{key}\t{value}"
+                for (counter, kind, sid, key), value in held.items()
+                if value
+            ]
+        else:  # another process's day: added to its rows at the end
+            late = self.late
+            for (counter, kind, sid, key), value in held.items():
+                if value:
+                    late[(grain, period, counter, kind, sid, key)] += value
 
-    def final(self, reported: dt.date | None) -> list[tuple]:
-        """Take out the rows no later case can change, given the report day of the case
-        just read (``None``: the end, every row)."""
+    def final(self, reported: dt.date | None) -> list[str]:
+        """Take out, as COPY lines, the rows no later case can change, given the report day
+        of the case just read (``None``: the end, every row)."""
         if reported is None:
             days_before = months_before = dt.date.max
         else:
@@ -504,21 +531,20 @@ class _Totals:
                 return []  # the usual case: the same day as the case before
             months_before = days_before.replace(day=1)
         self.days_before, self.months_before = days_before, max(self.months_before, months_before)
-        rows: list[tuple] = []  # in no particular order: the indexes are built after
+        lines: list[str] = []  # in no particular order: the indexes are built after
         for day in sorted(d for d in self.days if d < days_before):
             held = self.days.pop(day)
+            self._out(DAY, day, held, lines)
             month = day.replace(day=1)
             into = self.months.get(month)
             if into is None:
-                into = self.months[month] = {}
-            for (counter, _day, kind, sid, key), value in held.items():
-                if value:
-                    rows.append((DAY, day, counter, kind, sid, key, value))
-                    tail = (counter, kind, sid, key)
-                    into[tail] = into.get(tail, 0) + value
+                self.months[month] = held  # taken out already: the month may keep it
+                continue
+            for entry, value in held.items():
+                into[entry] = into.get(entry, 0) + value
         for month in sorted(m for m in self.months if m < self.months_before):
-            rows += [(MONTH, month, *tail, value) for tail, value in self.months.pop(month).items() if value]
-        return rows
+            self._out(MONTH, month, self.months.pop(month), lines)
+        return lines
 
 
 def _add_late(late: dict[RowKey, int]) -> None:
@@ -560,44 +586,38 @@ class _Share(NamedTuple):
 
 
 def _compute(share: _Share, histories, emit, *, unit_ids: dict[str, int], batch: int) -> tuple[Counter, dict]:
-    """Run the rules over ``histories`` and hand the rows of the three tables to
-    ``emit(table, rows)`` a batch at a time; return the rows to add at the end (``late``)
+    """Run the rules over ``histories`` and hand the COPY lines of the three tables to
+    ``emit(table, lines)`` a batch at a time; return the rows to add at the end (``late``)
     and what was done."""
     tz = _tz()
-    totals = _Totals()
-    first, until = share.owns
-    late: Counter = Counter()
+    totals = _Totals(share.owns)
     stats = {"cases": 0, "events": 0, "rows": 0}
-    contributed, subjects, rows = [], [], []
+    contributed: list[str] = []
+    subjects: list[str] = []
+    rows: list[str] = []
 
     def flush() -> None:
-        own = [row for row in rows if first <= row[1] < until]
-        if len(own) < len(rows):
-            for row in rows:
-                if not first <= row[1] < until:
-                    late[row[:-1]] += row[-1]
         emit("contribution", contributed)
         emit("subject", subjects)
-        emit("counter", own)
-        stats["rows"] += len(own)
+        emit("counter", rows)
+        stats["rows"] += len(rows)
         contributed.clear(), subjects.clear(), rows.clear()
 
     for case_id, facts, history in histories:
-        values = contributions(facts, history, tz=tz, unit_ids=unit_ids)
-        totals.add(values)
+        by_day = contributions_by_day(facts, history, tz=tz, unit_ids=unit_ids)
+        text, spans = stored(by_day)
+        totals.add(by_day)  # last: the totals keep its days' dicts and add later cases to them
         stats["cases"] += 1
         stats["events"] += len(history)
-        text, spans = stored(values)
-        contributed.append((case_id, text))
-        subjects += [(case_id, kind, sid, *days) for (kind, sid), days in spans.items()]
+        contributed.append(f"{case_id}\t{text}")
+        subjects += [f"{case_id}\t{kind}\t{sid}\t{first}\t{last}" for (kind, sid), (first, last) in spans.items()]
         if history:
             rows += totals.final(history[0].at.astimezone(tz).date())
         if len(contributed) >= batch:
             flush()
     rows += totals.final(None)
     flush()
-    late.update(totals.late)
-    return late, stats
+    return totals.late, stats
 
 
 # ---------------------------------------------------------------- rebuild in several processes
@@ -648,10 +668,9 @@ def _worker(share: _Share, job: dict, pipe) -> None:
             def cursor_for():  # binary: numbers come as they are stored, not as text to parse
                 return conn.cursor(name=f"rebuild_{next(names)}", binary=True)
 
-            def emit(name: str, rows: list) -> None:
-                if rows:
-                    line = _TABLES[name][2]
-                    pipe.send(("rows", name, ("\n".join(map(line, rows)) + "\n").encode()))
+            def emit(name: str, lines: list[str]) -> None:
+                if lines:
+                    pipe.send(("rows", name, ("\n".join(lines) + "\n").encode()))
 
             histories = _histories(cursor_for, key_problems, batch, share.cases)
             late, stats = _compute(share, histories, emit, unit_ids=unit_ids, batch=batch)

@@ -65,6 +65,8 @@ from citykeeper.domain.evaluation.counters import COUNTERS, PUBLIC_SOURCES, Subj
 from citykeeper.domain.workflow import STATE_STAGE, TRANSITIONS, Action, Clock, State
 
 Key = tuple[str, date, str, int, int]  # (counter, local day, subject kind, subject id, key)
+Entry = tuple[str, str, int, int]  # (counter, subject kind, subject id, key): a Key without its day
+ByDay = dict[date, dict[Entry, int]]
 
 # Reports from these sources need no verification (services.cases.FIRST_HAND_SOURCES).
 FIRST_HAND_SOURCES = frozenset({"inspector", "leader", "camera"})
@@ -324,12 +326,15 @@ _CREDITED = {
 
 
 class _Sink:
-    __slots__ = ("_days", "grid_id", "key", "out", "tz")
+    """The entries of one case, held per local day: the rebuild sums and stores them a day
+    at a time, so they are kept in that shape from the start."""
+
+    __slots__ = ("_held", "by_day", "grid_id", "key", "tz")
 
     def __init__(self, case: CaseFacts, tz: tzinfo):
         self.grid_id, self.key, self.tz = case.grid_id, case.key, tz
-        self.out: dict[Key, int] = {}
-        self._days: dict[datetime, date] = {}  # a case's events share few instants
+        self.by_day: ByDay = {}
+        self._held: dict[datetime, dict[Entry, int]] = {}  # an instant's day; a case's events share few
 
     def add(
         self,
@@ -344,22 +349,26 @@ class _Sink:
         """Count ``value`` for ``counter`` on ``at``'s local day, for the case's grid, for
         ``unit`` and for the people: ``named`` maps a post to its person, ``person`` is
         every other post's (None: no one)."""
-        day = self._days.get(at)
-        if day is None:
-            day = self._days[at] = at.astimezone(self.tz).date()
-        out, key = self.out, self.key
+        held = self._held.get(at)
+        if held is None:
+            day = at.astimezone(self.tz).date()
+            held = self.by_day.get(day)
+            if held is None:
+                held = self.by_day[day] = {}
+            self._held[at] = held
+        key = self.key
         grid, with_unit, posts = _CREDITED[counter]
         if grid and self.grid_id is not None:
-            entry = (counter, day, _GRID, self.grid_id, key)
-            out[entry] = out.get(entry, 0) + value
+            entry = (counter, _GRID, self.grid_id, key)
+            held[entry] = held.get(entry, 0) + value
         if with_unit and unit is not None:
-            entry = (counter, day, _UNIT, unit, key)
-            out[entry] = out.get(entry, 0) + value
+            entry = (counter, _UNIT, unit, key)
+            held[entry] = held.get(entry, 0) + value
         for kind in posts:
             subject_id = named[kind] if named is not None and kind in named else person
             if subject_id is not None:
-                entry = (counter, day, kind, subject_id, key)
-                out[entry] = out.get(entry, 0) + value
+                entry = (counter, kind, subject_id, key)
+                held[entry] = held.get(entry, 0) + value
 
 
 def _event_counts(h: _History, sink: _Sink) -> None:
@@ -430,13 +439,34 @@ def _closing_counts(h: _History, sink: _Sink) -> None:
 RULES = (_event_counts, _stage_counts, _closing_counts)
 
 
-def contributions(
+def contributions_by_day(
     case: CaseFacts, events: Sequence[EventFacts], *, tz: tzinfo, unit_ids: Mapping[str, int]
-) -> dict[Key, int]:
-    """What ``case`` contributes now to every counter, from its events in seq order
-    (``NEUTRAL_KINDS`` may be left out: they change nothing). Zero entries are dropped."""
+) -> ByDay:
+    """What ``case`` contributes now, per local day: ``{day: {(counter, subject kind,
+    subject id, key): value}}``, from its events in seq order (``NEUTRAL_KINDS`` may be left
+    out: they change nothing). Zero entries, and days left without entries, are dropped."""
     history = _read(case, [e for e in events if e.kind not in NEUTRAL_KINDS], unit_ids)
     sink = _Sink(case, tz)
     for rule in RULES:
         rule(history, sink)
-    return {key: value for key, value in sink.out.items() if value}
+    by_day = sink.by_day
+    for day, held in list(by_day.items()):
+        if 0 in held.values():  # rare (a case closed in the second it was reported)
+            kept = {entry: value for entry, value in held.items() if value}
+            if kept:
+                by_day[day] = kept
+            else:
+                del by_day[day]
+    return by_day
+
+
+def contributions(
+    case: CaseFacts, events: Sequence[EventFacts], *, tz: tzinfo, unit_ids: Mapping[str, int]
+) -> dict[Key, int]:
+    """``contributions_by_day`` as one mapping ``{(counter, day, subject kind, subject id,
+    key): value}``."""
+    return {
+        (counter, day, kind, sid, key): value
+        for day, held in contributions_by_day(case, events, tz=tz, unit_ids=unit_ids).items()
+        for (counter, kind, sid, key), value in held.items()
+    }
