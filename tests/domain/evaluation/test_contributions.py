@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from citykeeper.domain.evaluation.contributions import CaseFacts, EventFacts, contributions
+from citykeeper.domain.evaluation.contributions import CaseFacts, EventFacts, contributions, contributions_by_day
 
 TZ = ZoneInfo("Asia/Shanghai")
 GRID = 7
@@ -357,3 +357,31 @@ def test_urges_before_dispatch_count_for_the_grid_and_for_no_unit():
     got = of(inspector_case(), events)
     assert got[k("urged", D1, "unit", 0)] == 1 and got[k("urged", D1, "unit", 101)] == 1
     assert got[k("urged", D1, "grid", GRID)] == 2
+
+
+def test_by_day_the_same_entries_are_grouped_under_their_local_day_and_a_zero_handling_time_is_left_out():
+    # Filed, dispatched, disposed, checked and closed within the second it was reported
+    # (an import of a finished case), then reopened and upheld the next day: its handling
+    # time is 0 and is not an entry.
+    instant = at(D1, 9)
+    events = [
+        ev("report", instant, INSPECTOR, "", "reported"),
+        ev("accept", instant, OPERATOR, "reported", "accepted", on_time=True),
+        ev("file", instant, LEAD, "accepted", "filed", on_time=True),
+        ev("dispatch", instant, DISPATCHER, "filed", "dispatched", on_time=True, data={"unit": "U1"}),
+        ev("dispose", instant, HANDLER, "dispatched", "disposed", on_time=True),
+        ev("send_check", instant, OPERATOR, "disposed", "checking", on_time=True),
+        ev("check_pass", instant, INSPECTOR, "checking", "checked", on_time=True),
+        ev("close", instant, LEAD, "checked", "closed", on_time=True),
+        ev("reopen", at(D2, 9), None, "closed", "reopened"),
+        ev("uphold", at(D2, 10), OPERATOR, "reopened", "closed", on_time=True),  # the closing stands
+    ]
+    by_day = contributions_by_day(inspector_case(), events, tz=TZ, unit_ids=UNITS)
+    assert list(by_day) == [D1, D2]
+    assert ("closed", "unit", 101, 0) in by_day[D1]
+    assert not any(counter == "handling_seconds" for counter, *_ in by_day[D1])
+    assert by_day[D2] == {("reopened", "grid", GRID, 0): 1, ("reopened", "unit", 101, 0): 1}
+    flat = of(inspector_case(), events)
+    assert flat == {
+        (c, day, kind, sid, key): v for day, held in by_day.items() for (c, kind, sid, key), v in held.items()
+    }
